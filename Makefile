@@ -1,0 +1,64 @@
+# Deep Learning 2012–2020, one notebook at a time.
+#   make run    set up if needed, run every lesson in batch, write build/report.md
+#   make test   set up if needed, run every test (what CI runs)
+# Options go through variables: make run LESSONS="01" PARAMS="SEED=1 SMOKE=True"
+#                               make run LESSONS=01 SWEEP="SEED=0,1,2" METRIC=cnn_test_acc
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.setup-done
+LESSONS ?=
+PARAMS  ?=
+SWEEP   ?=
+METRIC  ?=
+BATCH_ARGS = $(if $(LESSONS),--lessons $(LESSONS)) $(if $(PARAMS),--params "$(PARAMS)") \
+             $(if $(SWEEP),--sweep "$(SWEEP)") $(if $(METRIC),--metric $(METRIC))
+
+.PHONY: help setup lab run test bench sync student slides clean
+
+help:
+	@echo "make setup    create .venv, install the course and its tools, register the kernel"
+	@echo "make lab      open the lessons in JupyterLab"
+	@echo "make run      run every lesson in batch -> build/report.md (LESSONS=, PARAMS=, SWEEP=, METRIC=)"
+	@echo "make test     unit tests + every lesson under nbval + pairing checks + student copies + browser test"
+	@echo "make bench    run-time table per lesson -> build/bench.md, runtimes.json, README table"
+	@echo "make sync     sync lessons/*.py <-> lessons/*.ipynb with jupytext (backups in build/sync-backup/)"
+	@echo "make student  student copies without solutions -> student/ (never overwritten)"
+	@echo "make slides   offline reveal.js decks from the executed lessons -> build/slides/"
+	@echo "make clean    remove build/ (never student/ or lessons/)"
+
+setup: $(STAMP)
+
+# Re-runs only when the dependency lists change. torch comes from the range in
+# pyproject.toml, which the local CPU wheel satisfies (see README, "Using a GPU").
+$(STAMP): pyproject.toml package.json package-lock.json
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (DL course)" >/dev/null
+	npm ci --silent --no-audit --no-fund
+	touch $(STAMP)
+
+lab: setup
+	$(VENV)/bin/jupyter lab lessons/
+
+run: setup
+	$(PY) -m course_utils.batch run $(BATCH_ARGS)
+
+test: setup
+	$(PY) -m pytest tests lessons --nbval-lax --nbval-cell-timeout=900 -p no:cacheprovider
+
+bench: setup
+	$(PY) -m course_utils.batch bench $(BATCH_ARGS)
+
+sync: setup
+	$(PY) -m course_utils.sync
+
+student: setup
+	$(PY) -m course_utils.student
+
+slides: setup
+	$(PY) -m course_utils.slides
+
+clean:
+	rm -rf build/

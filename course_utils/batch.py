@@ -1,0 +1,550 @@
+"""The batch runner behind ``make run`` and ``make bench``.
+
+Executes lessons with papermill into ``build/`` (executed notebooks plus offline HTML),
+prints progress, and writes ``build/report.md`` and ``build/report.json``: per lesson the
+wall time, the kernel's peak memory, the milestone metrics (met or missed, by how much)
+and the status. Exits non-zero if any lesson fails.
+
+    python -m course_utils.batch run                               # every lesson
+    python -m course_utils.batch run --lessons 01 --params "SEED=1 EPOCHS=3"
+    python -m course_utils.batch run --lessons 01 -p SEED 1 -p SMOKE True
+    python -m course_utils.batch run --lessons 01 --sweep "SEED=0,1,2" --metric cnn_test_acc
+    python -m course_utils.batch bench                             # run-time table, README
+
+Parameter names a lesson does not declare are refused before anything runs
+(papermill itself would only warn).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import os
+import platform
+import re
+import shlex
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from . import record
+from .lessons import LESSONS_DIR, REPO, RUNTIMES_FILE, catalogue
+
+__all__ = [
+    "BatchError",
+    "parse_value",
+    "parse_params",
+    "parse_sweep",
+    "declared_parameters",
+    "check_parameters",
+    "select_lessons",
+    "run_lesson",
+    "write_report",
+    "main",
+]
+
+BUILD = REPO / "build"
+README = REPO / "README.md"
+TABLE_START = "<!-- runtime-table:start (written by make bench) -->"
+TABLE_END = "<!-- runtime-table:end -->"
+
+
+class BatchError(ValueError):
+    """A batch request the runner refuses (unknown lesson or parameter, bad syntax)."""
+
+
+# --------------------------------------------------------------------------- parameters
+
+
+def parse_value(text: str) -> Any:
+    """Turn a command-line value into Python the way papermill's ``-p`` does.
+
+    ``"3"`` -> 3, ``"0.1"`` -> 0.1, ``"True"``/``"False"`` -> bool, ``"None"`` -> None,
+    anything else stays a string (so ``SEED=abc`` reaches the lesson, which refuses it).
+    """
+    if text in ("True", "true"):
+        return True
+    if text in ("False", "false"):
+        return False
+    if text == "None":
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def parse_params(spec: str | None, pairs: list[list[str]] | None = None) -> dict[str, Any]:
+    """Parameters from ``"A=1 B=x"`` and from ``-p NAME VALUE`` pairs (the latter win)."""
+    out: dict[str, Any] = {}
+    for item in shlex.split(spec or ""):
+        if "=" not in item:
+            raise BatchError(f"parameter {item!r} must look like NAME=VALUE")
+        name, value = item.split("=", 1)
+        out[name.strip()] = parse_value(value.strip())
+    for name, value in pairs or []:
+        out[name] = parse_value(value)
+    for name in out:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            raise BatchError(f"{name!r} is not a valid parameter name")
+    return out
+
+
+def parse_sweep(spec: str | None) -> tuple[str, list[Any]] | None:
+    """``"SEED=0,1,2"`` -> ``("SEED", [0, 1, 2])``."""
+    if not spec:
+        return None
+    if "=" not in spec:
+        raise BatchError(f"sweep {spec!r} must look like NAME=V1,V2,...")
+    name, values = spec.split("=", 1)
+    vals = [parse_value(v.strip()) for v in values.split(",") if v.strip()]
+    if len(vals) < 2:
+        raise BatchError(f"a sweep needs at least two values, got {spec!r}")
+    return name.strip(), vals
+
+
+def declared_parameters(notebook: Path) -> dict[str, dict]:
+    """The parameters a lesson declares in its ``parameters`` cell (papermill's view)."""
+    import papermill
+
+    declared = papermill.inspect_notebook(str(notebook))
+    if not declared:
+        raise BatchError(f"{notebook.name} has no cell tagged 'parameters'")
+    return declared
+
+
+def check_parameters(notebook: Path, params: dict[str, Any]) -> None:
+    """Refuse parameter names the lesson does not declare, with the close matches and the list."""
+    import difflib
+
+    declared = declared_parameters(notebook)
+    for name in params:
+        if name not in declared:
+            close = difflib.get_close_matches(name, declared, n=1)
+            hint = f" Did you mean {close[0]}?" if close else ""
+            raise BatchError(
+                f"{notebook.stem} does not declare a parameter {name!r}.{hint} "
+                f"Declared: {', '.join(declared)}."
+            )
+
+
+def select_lessons(wanted: list[str] | None, lessons_dir: Path = LESSONS_DIR) -> list[dict]:
+    """Catalogue records for ``wanted`` lesson numbers (``"1"`` and ``"01"`` both work), or all."""
+    cat = catalogue(lessons_dir)
+    if not wanted:
+        return cat
+    by_number = {r["number"]: r for r in cat}
+    out = []
+    for w in wanted:
+        for token in str(w).replace(",", " ").split():
+            key = token.zfill(2) if token.isdigit() else token
+            rec = by_number.get(key) or next((r for r in cat if r["slug"] == token), None)
+            if rec is None:
+                raise BatchError(f"no lesson {token!r}; lessons are {', '.join(by_number)}")
+            if rec not in out:
+                out.append(rec)
+    return out
+
+
+# --------------------------------------------------------------------------- running
+
+
+def _rel(path: Path) -> str:
+    path = Path(path)
+    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
+
+
+def _sources_fingerprint(notebook: Path) -> str:
+    """Hash of the lesson and of course_utils: a bench result is current while this is unchanged."""
+    h = hashlib.sha256(Path(notebook).read_bytes())
+    for f in sorted((REPO / "course_utils").glob("*.py")):
+        h.update(f.read_bytes())
+    h.update((REPO / "datasets" / "manifest.toml").read_bytes())
+    return h.hexdigest()
+
+
+class _MemoryWatch(threading.Thread):
+    """Samples the resident memory of a process's descendants (the Jupyter kernel)."""
+
+    def __init__(self, pid: int, interval: float = 0.2):
+        super().__init__(daemon=True)
+        self.pid, self.interval, self.peak = pid, interval, 0
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        import psutil
+
+        try:
+            parent = psutil.Process(self.pid)
+        except psutil.Error:
+            return
+        while not self._stop_event.is_set():
+            try:
+                total = 0
+                for child in parent.children(recursive=True):
+                    try:
+                        total += child.memory_info().rss
+                    except psutil.Error:
+                        pass
+                self.peak = max(self.peak, total)
+            except psutil.Error:
+                return
+            self._stop_event.wait(self.interval)
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join(timeout=2)
+
+
+def _first_error(nb: dict) -> str:
+    for i, cell in enumerate(nb.get("cells", [])):
+        for out in cell.get("outputs", []) or []:
+            if out.get("output_type") == "error":
+                value = re.sub(r"\x1b\[[0-9;]*m", "", str(out.get("evalue", "")))
+                return f"cell {i}: {out.get('ename')}: {value[:300]}"
+    return ""
+
+
+def run_lesson(rec: dict, params: dict[str, Any], out_path: Path, html: bool = True, timeout: int = 1800) -> dict:
+    """Execute one lesson with papermill into ``out_path``; return its report entry."""
+    nb_path = Path(rec["path"])
+    check_parameters(nb_path, params)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, "-m", "papermill", str(nb_path), str(out_path), "-k", "python3",
+           "--cwd", str(nb_path.parent), "--no-progress-bar", "--log-level", "WARNING"]
+    for name, value in params.items():
+        cmd += ["-y", json.dumps({name: value})]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "MPLBACKEND": "agg"}
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    watch = _MemoryWatch(proc.pid)
+    watch.start()
+    try:
+        log, _ = proc.communicate(timeout=timeout)
+        timed_out = False
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        log, _ = proc.communicate()
+        timed_out = True
+    seconds = time.perf_counter() - start
+    watch.stop()
+
+    entry: dict[str, Any] = {
+        "number": rec["number"],
+        "slug": rec["slug"],
+        "title": rec["title"],
+        "params": params,
+        "seconds": round(seconds, 1),
+        "peak_rss_mb": round(watch.peak / 2**20, 1),
+        "output": _rel(out_path),
+        "fingerprint": _sources_fingerprint(nb_path),
+    }
+    metrics: dict[str, dict] = {}
+    error = ""
+    if out_path.exists():
+        nb = json.loads(out_path.read_text(encoding="utf-8"))
+        metrics = record.read_metrics(nb)
+        error = _first_error(nb)
+    if timed_out:
+        error = f"timed out after {timeout} s"
+    ok = proc.returncode == 0 and not timed_out
+    if not ok and not error:
+        error = (log or "").strip().splitlines()[-1:] and (log or "").strip().splitlines()[-1][:300]
+    entry["status"] = "passed" if ok else "failed"
+    entry["error"] = error
+    entry["metrics"] = {k: v for k, v in metrics.items() if not v.get("milestone")}
+    entry["milestones"] = {k: v for k, v in metrics.items() if v.get("milestone")}
+    if html and out_path.exists():
+        try:
+            from .export import to_html
+
+            entry["html"] = _rel(to_html(out_path, out_path.parent))
+        except Exception as exc:  # the report must still be written
+            entry["html_error"] = f"{type(exc).__name__}: {exc}"
+    return entry
+
+
+def _describe(entry: dict) -> str:
+    ms = entry.get("milestones", {})
+    parts = [f"{n} {m['value']:.4g} ({'met' if m['met'] else 'MISSED'} by {abs(m['margin']):.3g})" for n, m in ms.items()]
+    return "; ".join(parts) if parts else "-"
+
+
+# --------------------------------------------------------------------------- reports
+
+
+def _machine() -> dict:
+    import torch
+
+    return {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "cuda": torch.cuda.is_available(),
+        "platform": platform.platform(),
+    }
+
+
+def write_report(entries: list[dict], build: Path | None = None, extra_md: str = "") -> tuple[Path, Path]:
+    """Write ``report.json`` and ``report.md`` into ``build``; merge with earlier entries of other lessons.
+
+    An earlier report's entries are kept for lessons that were not run this time, so
+    ``make run LESSONS=01`` does not forget lesson 00.
+    """
+    build = BUILD if build is None else build
+    build.mkdir(parents=True, exist_ok=True)
+    jpath, mpath = build / "report.json", build / "report.md"
+    previous: dict[str, dict] = {}
+    if jpath.exists():
+        try:
+            previous = {e["number"]: e for e in json.loads(jpath.read_text())["lessons"]}
+        except (ValueError, KeyError, TypeError):
+            previous = {}
+    for e in entries:
+        previous[e["number"]] = e
+    merged = [previous[k] for k in sorted(previous)]
+    report = {"generated": dt.datetime.now().isoformat(timespec="seconds"), "machine": _machine(), "lessons": merged}
+    jpath.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    lines = [
+        "# Course run report",
+        "",
+        f"Generated {report['generated']} on {report['machine']['cpus']} CPU(s), Python {report['machine']['python']}, "
+        f"torch {report['machine']['torch']}, CUDA {'yes' if report['machine']['cuda'] else 'no'}.",
+        "",
+        "| lesson | status | wall time (s) | peak memory (MB) | parameters | milestones | other metrics |",
+        "|---|---|---:|---:|---|---|---|",
+    ]
+    for e in merged:
+        params = ", ".join(f"{k}={v!r}" for k, v in e["params"].items()) or "defaults"
+        other = ", ".join(f"{k}={v['value']:.4g}" if isinstance(v["value"], (int, float)) else f"{k}={v['value']}"
+                          for k, v in e.get("metrics", {}).items()) or "-"
+        status = e["status"] + (f" ({e['error']})" if e.get("error") else "")
+        lines.append(f"| {e['number']} {e['title']} | {status} | {e['seconds']:.1f} | {e['peak_rss_mb']:.0f} | "
+                     f"{params} | {_describe(e)} | {other} |")
+    mpath.write_text("\n".join(lines) + "\n" + extra_md, encoding="utf-8")
+    return jpath, mpath
+
+
+def _sweep(rec: dict, base: dict, name: str, values: list, metric: str | None, html: bool) -> tuple[list[dict], str]:
+    folder = BUILD / "sweeps" / rec["slug"]
+    entries = []
+    for i, v in enumerate(values, 1):
+        params = {**base, name: v}
+        print(f"[sweep {i}/{len(values)}] {rec['slug']} {name}={v!r} ...", flush=True)
+        e = run_lesson(rec, params, folder / f"{name}={v}.ipynb", html=html)
+        print(f"    {e['status']} in {e['seconds']:.1f} s", flush=True)
+        entries.append(e)
+    names = sorted({k for e in entries for k in list(e["milestones"]) + list(e["metrics"])})
+    metric = metric or next(iter(entries[0]["milestones"]), None) or (names[0] if names else None)
+    if metric and metric not in names:
+        raise BatchError(f"metric {metric!r} was not recorded; recorded: {', '.join(names)}")
+
+    def value(e):
+        m = e["milestones"].get(metric) or e["metrics"].get(metric)
+        return m["value"] if m else None
+
+    md = [f"\n## Sweep of {name} for lesson {rec['number']} ({rec['title']})", "",
+          f"| {name} | status | {metric} | wall time (s) |", "|---|---|---:|---:|"]
+    for v, e in zip(values, entries):
+        val = value(e)
+        md.append(f"| {v!r} | {e['status']} | {'-' if val is None else f'{val:.4g}'} | {e['seconds']:.1f} |")
+    if metric:
+        import matplotlib
+
+        matplotlib.use("agg")
+        import matplotlib.pyplot as plt
+
+        from .plot import use_style
+
+        use_style()
+        fig, ax = plt.subplots()
+        xs = [str(v) for v in values]
+        ys = [value(e) for e in entries]
+        ax.plot(xs, [float("nan") if y is None else y for y in ys], marker="o")
+        ax.set(title=f"Lesson {rec['number']}: {metric} vs {name}", xlabel=name, ylabel=metric)
+        png = BUILD / f"sweep_{rec['number']}_{name}.png"
+        fig.savefig(png, bbox_inches="tight")
+        plt.close(fig)
+        md += ["", f"![{metric} vs {name}]({png.name})"]
+        table = {"lesson": rec["number"], "parameter": name, "metric": metric,
+                 "runs": [{"value": v, "status": e["status"], metric: value(e), "seconds": e["seconds"]} for v, e in zip(values, entries)]}
+        (BUILD / f"sweep_{rec['number']}_{name}.json").write_text(json.dumps(table, indent=2) + "\n")
+        print(f"Sweep table and plot: build/report.md, {_rel(png)}")
+    return entries, "\n".join(md) + "\n"
+
+
+def cmd_run(lessons: list[dict], params: dict, sweep, metric, html: bool) -> list[dict]:
+    """Run lessons (or a sweep of one lesson) and write the report; return the entries."""
+    for rec in lessons:  # refuse bad names before anything runs
+        check_parameters(Path(rec["path"]), params)
+        if sweep:
+            check_parameters(Path(rec["path"]), {sweep[0]: sweep[1][0]})
+    if sweep:
+        if len(lessons) != 1:
+            raise BatchError("a sweep runs one lesson: give exactly one with --lessons")
+        entries, md = _sweep(lessons[0], params, sweep[0], sweep[1], metric, html)
+        write_report([], extra_md=md)  # the sweep's own table; build/sweep_*.json has every run
+        return entries
+    entries = []
+    for i, rec in enumerate(lessons, 1):
+        suffix = "".join(f"__{k}={v}" for k, v in params.items())
+        out = BUILD / f"{rec['slug']}{suffix}.ipynb"
+        print(f"[{i}/{len(lessons)}] {rec['slug']} {params or ''} ...", flush=True)
+        e = run_lesson(rec, params, out, html=html)
+        print(f"    {e['status']} in {e['seconds']:.1f} s, peak {e['peak_rss_mb']:.0f} MB; {_describe(e)}"
+              + (f"\n    error: {e['error']}" if e["error"] else ""), flush=True)
+        entries.append(e)
+    _, mpath = write_report(entries)
+    print(f"Report: {_rel(mpath)} and {_rel(mpath.with_suffix('.json'))}")
+    return entries
+
+
+def _is_current(entry: dict | None, rec: dict) -> bool:
+    return bool(entry and entry["status"] == "passed" and not entry["params"]
+                and entry.get("fingerprint") == _sources_fingerprint(Path(rec["path"])))
+
+
+def cmd_bench(lessons: list[dict], force: bool = False) -> dict:
+    """The run-time table: reuse current default-parameter results, run the rest.
+
+    Writes ``build/bench.json``, ``build/bench.md``, the committed ``runtimes.json`` (read
+    by each lesson's card) and the README's run-time table.
+    """
+    previous = {}
+    if (BUILD / "report.json").exists():
+        previous = {e["number"]: e for e in json.loads((BUILD / "report.json").read_text())["lessons"]}
+    stale = [r for r in lessons if force or not _is_current(previous.get(r["number"]), r)]
+    fresh = {r["number"] for r in lessons} - {r["number"] for r in stale}
+    if fresh:
+        print("Reusing current results of build/report.json for lesson(s) " + ", ".join(sorted(fresh)))
+    if stale:
+        cmd_run(stale, {}, None, None, html=True)
+    report = json.loads((BUILD / "report.json").read_text())
+    by_number = {e["number"]: e for e in report["lessons"]}
+    rows = [by_number[r["number"]] for r in lessons if r["number"] in by_number]
+    bench = {"measured": report["generated"], "machine": report["machine"],
+             "lessons": {e["number"]: {"title": e["title"], "status": e["status"], "seconds": e["seconds"],
+                                       "peak_rss_mb": e["peak_rss_mb"],
+                                       "milestones": {k: {"value": m["value"], "target": m["target"], "met": m["met"]}
+                                                      for k, m in e["milestones"].items()}}
+                         for e in rows}}
+    (BUILD / "bench.json").write_text(json.dumps(bench, indent=2, ensure_ascii=False) + "\n")
+    table = _bench_table(bench)
+    (BUILD / "bench.md").write_text("# Run-time table\n\n" + table + "\n")
+    # runtimes.json and README keep every lesson ever measured; update only what was measured now
+    saved = json.loads(RUNTIMES_FILE.read_text()) if RUNTIMES_FILE.exists() else {"lessons": {}}
+    for num, e in bench["lessons"].items():
+        if e["status"] == "passed":
+            saved["lessons"][num] = {"title": e["title"], "seconds": e["seconds"], "peak_rss_mb": e["peak_rss_mb"],
+                                     "measured": bench["measured"][:10]}
+    saved["machine"] = f"{bench['machine']['cpus']} CPU cores, no GPU" if not bench["machine"]["cuda"] else "GPU"
+    saved["lessons"] = dict(sorted(saved["lessons"].items()))
+    RUNTIMES_FILE.write_text(json.dumps(saved, indent=2, ensure_ascii=False) + "\n")
+    update_readme()
+    print(table)
+    print("Wrote build/bench.md, build/bench.json, runtimes.json and the README table.")
+    failed = [n for n, e in bench["lessons"].items() if e["status"] != "passed"]
+    if failed:
+        raise SystemExit(f"bench: lesson(s) {', '.join(failed)} failed; see build/report.md")
+    return bench
+
+
+def _bench_table(bench: dict) -> str:
+    lines = ["| lesson | status | seconds | peak memory (MB) | milestones |", "|---|---|---:|---:|---|"]
+    total = 0.0
+    for num, e in bench["lessons"].items():
+        ms = "; ".join(f"{k} {m['value']:.4g} ({'≥' if m['met'] else '✗'} {m['target']:.4g})" for k, m in e["milestones"].items()) or "-"
+        lines.append(f"| {num} {e['title']} | {e['status']} | {e['seconds']:.0f} | {e['peak_rss_mb']:.0f} | {ms} |")
+        total += e["seconds"]
+    n = len(bench["lessons"])
+    if n:
+        lines.append(f"| **all {n}** | | **{total:.0f}** (mean {total / n:.0f}) | | |")
+    return "\n".join(lines)
+
+
+def lesson_map() -> str:
+    """The README lesson map: one row per lesson from its metadata record and runtimes.json."""
+    from .lessons import runtimes
+
+    times = runtimes()
+    rows = ["| # | year | lesson | the idea | papers | run time (2-core CPU) |", "|---|---|---|---|---|---:|"]
+    for rec in catalogue():
+        papers = "; ".join(
+            f"[{p['title']}]({'https://arxiv.org/abs/' + str(p['arxiv']) if p.get('arxiv') else p.get('url', '')})"
+            if (p.get("arxiv") or p.get("url")) else p["title"]
+            for p in rec["papers"]
+        )
+        t = times.get(rec["number"])
+        run_time = f"{t['seconds']:.0f} s" if t else "not measured"
+        rows.append(f"| {rec['number']} | {rec['year']} | [{rec['title']}](lessons/{rec['slug']}.py) | {rec['idea']} | {papers} | {run_time} |")
+    return "\n".join(rows)
+
+
+def update_readme(readme: Path = README) -> bool:
+    """Rewrite the README's lesson map between its markers; True if the file changed."""
+    if not readme.exists():
+        return False
+    text = readme.read_text(encoding="utf-8")
+    if TABLE_START not in text or TABLE_END not in text:
+        raise BatchError(f"README.md lacks the markers {TABLE_START!r} and {TABLE_END!r}")
+    head, rest = text.split(TABLE_START, 1)
+    _, tail = rest.split(TABLE_END, 1)
+    new = head + TABLE_START + "\n" + lesson_map() + "\n" + TABLE_END + tail
+    if new != text:
+        readme.write_text(new, encoding="utf-8")
+        return True
+    return False
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m course_utils.batch", description="Run the course's lessons in batch.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, helptext in (("run", "execute lessons and write build/report.md"),
+                           ("bench", "run-time table (reuses current results), runtimes.json and README table")):
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("--lessons", nargs="*", help="lesson numbers, e.g. 00 01 (default: all)")
+        p.add_argument("--params", default="", help='overrides as "NAME=VALUE NAME=VALUE"')
+        p.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"), help="one override (repeatable)")
+        p.add_argument("--sweep", help='one parameter over several values for one lesson, e.g. "SEED=0,1,2"')
+        p.add_argument("--metric", help="metric to tabulate and plot in a sweep (default: the first milestone)")
+        p.add_argument("--no-html", action="store_true", help="skip the HTML export")
+        if name == "bench":
+            p.add_argument("--force", action="store_true", help="re-run even lessons with current results")
+    sub.add_parser("readme", help="refresh the README lesson map from metadata and runtimes.json")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "readme":
+            print("README updated" if update_readme() else "README already current")
+            return 0
+        lessons = select_lessons(args.lessons)
+        params = parse_params(args.params, args.param)
+        sweep = parse_sweep(args.sweep)
+        if args.command == "bench":
+            if params or sweep:
+                raise BatchError("bench measures default parameters only; use 'run' for overrides and sweeps")
+            cmd_bench(lessons, force=args.force)
+            return 0
+        entries = cmd_run(lessons, params, sweep, args.metric, html=not args.no_html)
+    except BatchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    failed = [e["slug"] for e in entries if e["status"] != "passed"]
+    if failed:
+        print(f"FAILED: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    print(f"All {len(entries)} run(s) passed.")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,176 @@
+import datetime as dt
+import hashlib
+import http.server
+import threading
+from functools import partial
+
+import numpy as np
+import pytest
+import torch
+
+from course_utils import data
+
+
+def test_manifest_describes_every_dataset():
+    man = data.manifest()
+    for name, spec in man.items():
+        for key in ("kind", "source", "license", "size"):
+            assert key in spec, f"{name} lacks {key}"
+        assert spec["kind"] in ("packaged", "generated", "download")
+        if spec["kind"] == "download":
+            assert len(spec["sha256"]) == 64 and spec["url"].startswith("https://")
+
+
+def test_data_dir_env_override(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "d"))
+    assert data.data_dir() == tmp_path / "d" and (tmp_path / "d").is_dir()
+    # the repository manifest is still found
+    assert "digits" in data.manifest()
+
+
+def test_load_digits():
+    x, y = data.load_digits()
+    assert x.shape == (1797, 1, 8, 8) and y.shape == (1797,)
+    assert 0 <= x.min() and x.max() <= 1 and set(y.tolist()) == set(range(10))
+
+
+def test_digits_on_canvas_split_by_source_and_fixed():
+    spec = data.manifest()["digits_canvas"]
+    d = data.digits_on_canvas(train_copies=1)
+    c = spec["canvas"]
+    assert d["x_train"].shape[1:] == (1, c, c) and d["x_test"].shape[1:] == (1, c, c)
+    assert len(d["x_test"]) >= 500
+    assert not set(d["src_train"].tolist()) & set(d["src_test"].tolist()), "a source digit leaked into test"
+    x, y = data.load_digits()
+    assert torch.equal(y[d["src_test"]], d["y_test"])
+    assert 0 <= d["x_train"].min() and d["x_train"].max() <= 1
+    again = data.digits_on_canvas(train_copies=2)
+    assert torch.equal(again["x_test"], d["x_test"]), "the test set must not depend on train_copies"
+    assert len(again["x_train"]) == 2 * len(d["x_train"])
+    with pytest.raises(ValueError):
+        data.digits_on_canvas(train_copies=0)
+
+
+def test_digits_on_canvas_places_digits_at_different_positions():
+    d = data.digits_on_canvas(train_copies=1)
+    # centre of mass of bright pixels varies a lot: translation matters
+    x = d["x_test"][:, 0]
+    w = (x > 0.6).float()
+    cols = (w.sum(1) * torch.arange(x.shape[-1])).sum(1) / w.sum((1, 2)).clamp(min=1)
+    assert cols.std() > 3
+
+
+def test_shapes_scenes_masks_match_classes():
+    s = data.shapes_scenes(6, size=24, seed=1)
+    assert s["images"].shape == (6, 3, 24, 24) and s["masks"].shape == (6, 24, 24)
+    assert set(s["masks"].unique().tolist()) <= {0, 1, 2, 3}
+    assert len(s["factors"]) == 6 and all(1 <= len(f) <= 3 for f in s["factors"])
+    again = data.shapes_scenes(6, size=24, seed=1)
+    assert torch.equal(s["images"], again["images"])
+    r = data.shapes_scenes(6, size=24, seed=1, randomize=True)
+    # fixed domain has a grey background, randomized does not
+    bg = s["images"].permute(0, 2, 3, 1)[s["masks"] == 0].mean(0)
+    assert torch.allclose(bg, torch.full((3,), 0.5), atol=0.05)
+    assert r["images"].permute(0, 2, 3, 1)[r["masks"] == 0].std(0).mean() > 0.1
+    with pytest.raises(ValueError):
+        data.shapes_scenes(1, size=4)
+
+
+def test_gaussian_mixture():
+    x, lab, centres = data.gaussian_mixture(800, modes=8, std=0.01, seed=0)
+    assert x.shape == (800, 2) and centres.shape == (8, 2)
+    assert torch.allclose(centres.norm(dim=1), torch.full((8,), 2.0))
+    assert (x - centres[lab]).norm(dim=1).max() < 0.1
+    _, _, grid = data.gaussian_mixture(10, modes=9, layout="grid")
+    assert grid.shape == (9, 2)
+    with pytest.raises(ValueError):
+        data.gaussian_mixture(10, modes=8, layout="grid")
+    with pytest.raises(ValueError):
+        data.gaussian_mixture(10, layout="spiral")
+
+
+def test_date_pairs_are_correct_iso_dates():
+    pairs = data.date_pairs(50, seed=3)
+    assert len(pairs) == 50 and pairs == data.date_pairs(50, seed=3)
+    for text, iso in pairs:
+        d = dt.date.fromisoformat(iso)
+        assert str(d.year) in text
+    assert len({t for t, _ in pairs}) > 40
+    fr = data.date_pairs(5, locales=("fr_FR",), formats=("long",), start=dt.date(2017, 3, 9), end=dt.date(2017, 3, 9))
+    assert fr[0] == ("9 mars 2017", "2017-03-09")
+
+
+def test_number_pairs():
+    pairs = data.number_pairs(20, seed=0)
+    assert all(t.isdigit() and not w.isdigit() for w, t in pairs)
+    (w, t), = data.number_pairs(1, langs=("fr",), max_value=0)
+    assert (w, t) == ("zéro", "0")
+    assert data.number_pairs(3, words_first=False, seed=1)[0][0].isdigit()
+
+
+def test_text_corpus_is_real_english():
+    docs = data.text_corpus(1790, 1800)
+    assert docs[0]["year"] == 1790 and "Fellow-Citizens" in docs[0]["text"]
+    assert all(1790 <= d["year"] <= 1800 for d in docs)
+    words = sum(len(d["text"].split()) for d in data.text_corpus())
+    assert words > 1_500_000
+    with pytest.raises(ValueError):
+        data.text_corpus(1900, 1800)
+
+
+# ----------------------------------------------------------------------------- downloads
+
+
+@pytest.fixture()
+def local_server(tmp_path):
+    """Serve tmp_path/www on loopback, like a download host."""
+    www = tmp_path / "www"
+    www.mkdir()
+    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(www))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield www, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def _use_manifest(monkeypatch, tmp_path, body):
+    d = tmp_path / "data"
+    d.mkdir(exist_ok=True)
+    (d / "manifest.toml").write_text(body)
+    monkeypatch.setenv("COURSE_DATA_DIR", str(d))
+    return d
+
+
+def test_fetch_verifies_and_refetches_corrupt_files(tmp_path, monkeypatch, local_server):
+    www, url = local_server
+    payload = b"tiny data set\n" * 100
+    (www / "set.txt").write_bytes(payload)
+    sha = hashlib.sha256(payload).hexdigest()
+    d = _use_manifest(monkeypatch, tmp_path, f'[tiny]\nkind = "download"\nurl = "{url}/set.txt"\nsha256 = "{sha}"\n'
+                                           'source = "test"\nlicense = "CC0"\nsize = "1 KB"\n')
+    path = data.fetch("tiny")
+    assert path.read_bytes() == payload and path.parent == d / "downloads"
+    path.write_bytes(b"corrupted")  # a damaged cache is fetched again, never used
+    assert data.fetch("tiny").read_bytes() == payload
+
+
+def test_fetch_refuses_a_download_that_does_not_verify(tmp_path, monkeypatch, local_server):
+    www, url = local_server
+    (www / "set.txt").write_bytes(b"not what the manifest promised")
+    _use_manifest(monkeypatch, tmp_path, f'[tiny]\nkind = "download"\nurl = "{url}/set.txt"\nsha256 = "{"0" * 64}"\n')
+    with pytest.raises(data.DownloadError, match="SHA-256"):
+        data.fetch("tiny")
+    assert not list((tmp_path / "data" / "downloads").glob("set.txt"))
+
+
+def test_fetch_offline_message(tmp_path, monkeypatch):
+    _use_manifest(monkeypatch, tmp_path, f'[tiny]\nkind = "download"\nurl = "http://127.0.0.1:9/none.txt"\nsha256 = "{"0" * 64}"\n')
+    with pytest.raises(data.DownloadError, match="offline"):
+        data.fetch("tiny")
+
+
+def test_fetch_unknown_or_not_a_download(tmp_path, monkeypatch):
+    with pytest.raises(KeyError, match="not in datasets/manifest.toml"):
+        data.fetch("nope")
+    with pytest.raises(ValueError, match="not a download"):
+        data.fetch("digits")

@@ -221,7 +221,8 @@ def run_lesson(rec: dict, params: dict[str, Any], out_path: Path, html: bool = T
            "--cwd", str(nb_path.parent), "--no-progress-bar", "--log-level", "WARNING"]
     for name, value in params.items():
         cmd += ["-y", json.dumps({name: value})]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "MPLBACKEND": "agg"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("MPLBACKEND", None)  # the kernel must keep its inline backend, or figures are lost
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     watch = _MemoryWatch(proc.pid)
@@ -474,7 +475,7 @@ def lesson_map() -> str:
     from .lessons import runtimes
 
     times = runtimes()
-    rows = ["| # | year | lesson | the idea | papers | run time (2-core CPU) |", "|---|---|---|---|---|---:|"]
+    rows = ["| # | year | lesson | the idea | papers | run time | peak memory |", "|---|---|---|---|---|---:|---:|"]
     for rec in catalogue():
         papers = "; ".join(
             f"[{p['title']}]({'https://arxiv.org/abs/' + str(p['arxiv']) if p.get('arxiv') else p.get('url', '')})"
@@ -483,7 +484,9 @@ def lesson_map() -> str:
         )
         t = times.get(rec["number"])
         run_time = f"{t['seconds']:.0f} s" if t else "not measured"
-        rows.append(f"| {rec['number']} | {rec['year']} | [{rec['title']}](lessons/{rec['slug']}.py) | {rec['idea']} | {papers} | {run_time} |")
+        memory = f"{t['peak_rss_mb'] / 1024:.1f} GB" if t else "-"
+        rows.append(f"| {rec['number']} | {rec['year']} | [{rec['title']}](lessons/{rec['slug']}.py) | {rec['idea']} | "
+                    f"{papers} | {run_time} | {memory} |")
     return "\n".join(rows)
 
 

@@ -92,12 +92,13 @@ _OPS: dict[str, Callable[[float, float], bool]] = {">=": operator.ge, ">": opera
 _MILESTONES: dict[str, dict] = {}
 
 
-def milestone(name: str, value: float, target: float, op: str = ">=", note: str = "") -> dict:
+def milestone(name: str, value: float, target: float, op: str = ">=", note: str = "") -> None:
     """Record a headline metric and its target, e.g. ``milestone("cnn_test_acc", 0.97, 0.95)``.
 
     ``op`` is how ``value`` must compare with ``target`` (``>=``, ``>``, ``<=``, ``<``).
     The margin is positive when met (how far past the target) and negative when missed.
-    Nothing is asserted here: :func:`assert_milestones` does that at the end of the lesson.
+    Nothing is asserted here: :func:`assert_milestones` does that at the end of the lesson;
+    :func:`milestones` returns the records.
     """
     if op not in _OPS:
         raise ValueError(f"op must be one of {sorted(_OPS)}, got {op!r}")
@@ -105,9 +106,7 @@ def milestone(name: str, value: float, target: float, op: str = ">=", note: str 
     target = float(target)
     met = bool(_OPS[op](value, target))
     margin = value - target if op in (">=", ">") else target - value
-    rec = record.metric(name, value, target=target, op=op, met=met, margin=margin, milestone=True, note=note)
-    _MILESTONES[name] = rec
-    return rec
+    _MILESTONES[name] = record._record(name, value, target=target, op=op, met=met, margin=margin, milestone=True, note=note)
 
 
 def milestones() -> dict[str, dict]:

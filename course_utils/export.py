@@ -41,9 +41,13 @@ __all__ = [
     "MATHJAX_PARTS",
     "OfflineExportError",
     "WIDGET_NOTE",
+    "check_offline",
     "external_resources",
+    "image_dir",
+    "mathjax_url",
     "node_package",
     "offline_notebook",
+    "read_executed",
     "to_html",
     "vendor_copy",
     "vendor_mathjax",
@@ -110,6 +114,7 @@ def node_package(name: str, root: Path | None = None) -> Path:
 
 
 def _package_version(folder: Path) -> str:
+    """The version in an npm package's package.json."""
     return json.loads((folder / "package.json").read_text(encoding="utf-8")).get("version", "?")
 
 
@@ -183,6 +188,7 @@ _LINK_TAGS = {"a", "area"}  # followed by the reader, never loaded by the page
 
 
 def _is_remote(url: str) -> bool:
+    """True for http(s):// and protocol-relative //host URLs."""
     return bool(re.match(_REMOTE, url.strip(), re.I))
 
 
@@ -228,6 +234,7 @@ def external_resources(html: str, *, images_embedded: bool = True) -> list[str]:
 
 
 def _widget_kind(output: dict) -> str:
+    """'slider', 'dropdown', 'toggle buttons' or 'ipywidgets', from a widget view's text/plain."""
     text = output.get("data", {}).get("text/plain", "")
     if isinstance(text, list):
         text = "".join(text)
@@ -277,7 +284,21 @@ def read_executed(path: Path):
     code = [c for c in nb.cells if c.cell_type == "code"]
     if code and not any(c.get("execution_count") for c in code):
         warnings.warn(f"{path.name} looks unexecuted (no execution counts): it will have no outputs", stacklevel=3)
+    elif _plots_without_figures(code):
+        warnings.warn(
+            f"{path.name} plots (plt./widgets.explore) but has no image output: was it executed with a "
+            "non-inline matplotlib backend (e.g. MPLBACKEND=agg in the kernel's environment)? "
+            "The export will have no figures.", stacklevel=3)
     return nb
+
+
+def _plots_without_figures(code_cells) -> bool:
+    """True when executed code plots but not a single image output was saved."""
+    plots = any(re.search(r"\bplt\.|\bexplore\(|\.show_card\(", "".join(c.source)) for c in code_cells)
+    images = any(
+        any(m.startswith("image/") for m in (o.get("data") or {})) for c in code_cells for o in c.get("outputs", [])
+    )
+    return plots and not images
 
 
 def image_dir(nb, executed_ipynb: Path) -> Path:
@@ -326,11 +347,12 @@ def to_html(executed_ipynb: Path, out_dir: Path) -> Path:
         jupyter_widgets_base_url="",
     )
     exporter.raw_template = _LAB_TEMPLATE
-    resources = {"metadata": {"name": executed_ipynb.stem, "path": str(image_dir(nb, executed_ipynb))}}
+    images = image_dir(nb, executed_ipynb)
+    resources = {"metadata": {"name": executed_ipynb.stem, "path": str(images)}}
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*not able to be represented.*")
         body, _ = exporter.from_notebook_node(offline_notebook(nb), resources=resources)
-    check_offline(body, executed_ipynb.name)
+    check_offline(body, f"{executed_ipynb.name} (markdown images looked up in {images})")
     out_dir.mkdir(parents=True, exist_ok=True)
     vendor_mathjax(out_dir)
     target = out_dir / f"{executed_ipynb.stem}.html"

@@ -28,7 +28,7 @@ def catalogue(lessons_dir: Path | str | None = None) -> list[dict]:
     """
     folder = Path(lessons_dir) if lessons_dir else LESSONS_DIR
     out = []
-    for path in sorted(folder.glob("*.ipynb")):
+    for path in sorted(folder.glob("[0-9][0-9]_*.ipynb")):  # stray notebooks (Untitled.ipynb) are not lessons
         m = _NAME.match(path.name)
         if not m:
             raise ValueError(f"{path.name}: lesson notebooks are named NN_YYYY_slug.ipynb")

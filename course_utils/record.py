@@ -26,11 +26,16 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def metric(name: str, value: Any, **info: Any) -> dict:
+def metric(name: str, value: Any, **info: Any) -> None:
     """Record one metric (a number, bool or short string) and show it in the notebook.
 
-    ``info`` holds extra JSON-able fields (e.g. ``unit="s"``). Returns the record.
+    ``info`` holds extra JSON-able fields (e.g. ``unit="s"``). Returns nothing, so a
+    call on a cell's last line prints nothing twice; :func:`read_metrics` reads it back.
     """
+    _record(name, value, **info)
+
+
+def _record(name: str, value: Any, **info: Any) -> dict:
     if not isinstance(name, str) or not name:
         raise ValueError("metric name must be a non-empty string")
     record = {"name": name, "value": _jsonable(value), **{k: _jsonable(v) for k, v in info.items()}}

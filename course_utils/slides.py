@@ -135,6 +135,7 @@ def vendor_reveal(out_dir: Path, root: Path | None = None) -> Path:
 
 
 def _check_theme(reveal_dir: Path, theme: str) -> None:
+    """Refuse a missing reveal.js theme, or one that imports web fonts."""
     css = reveal_dir / "dist" / "theme" / f"{theme}.css"
     if not css.is_file():
         themes = sorted(p.stem for p in css.parent.glob("*.css"))
@@ -178,11 +179,12 @@ def build_deck(executed_ipynb: Path, out_dir: Path = SLIDES_DIR, *, theme: str =
         font_awesome_url="",
     )
     exporter.raw_template = _REVEAL_TEMPLATE
-    resources = {"metadata": {"name": executed_ipynb.stem, "path": str(export.image_dir(nb, executed_ipynb))}}
+    images = export.image_dir(nb, executed_ipynb)
+    resources = {"metadata": {"name": executed_ipynb.stem, "path": str(images)}}
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*not able to be represented.*")
         body, _ = exporter.from_notebook_node(nb, resources=resources)
-    export.check_offline(body, f"slides of {executed_ipynb.name}")
+    export.check_offline(body, f"slides of {executed_ipynb.name} (markdown images looked up in {images})")
     export.vendor_mathjax(out_dir)
     target = out_dir / f"{executed_ipynb.stem}.slides.html"
     target.write_text(body, encoding="utf-8")
@@ -220,6 +222,7 @@ def ensure_executed(rec: dict, build_dir: Path = BUILD_DIR, *, run: bool = True)
 
 
 def _wanted(numbers: Sequence[str] | None) -> list[str] | None:
+    """Lesson numbers from the command line ('1', '01,03', ...) as two-digit strings."""
     if not numbers:
         return None
     out = []
@@ -267,12 +270,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-run", action="store_true", help="fail for a lesson that has not been executed, instead of running it")
     parser.add_argument("--theme", default=THEME, help=f"reveal.js theme without web fonts (default: {THEME})")
     args = parser.parse_args(argv)
-    try:
-        results = build_all(args.lessons, build_dir=args.build_dir, out_dir=args.out_dir,
-                            run_missing=not args.no_run, theme=args.theme)
-    except (ValueError, FileNotFoundError) as exc:
-        print(f"slides: {exc}", file=sys.stderr)
-        return 2
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        """Print warnings as one plain line each, without the source location."""
+        print(f"slides: warning: {message}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", UserWarning)
+        warnings.showwarning = show
+        try:
+            results = build_all(args.lessons, build_dir=args.build_dir, out_dir=args.out_dir,
+                                run_missing=not args.no_run, theme=args.theme)
+        except (ValueError, FileNotFoundError) as exc:
+            print(f"slides: {exc}", file=sys.stderr)
+            return 2
     failed = 0
     for number, result in results.items():
         if isinstance(result, Exception):

@@ -63,15 +63,15 @@
 # ## The problem: too many papers
 #
 # At the end of 2018, about **2,200 machine-learning papers appeared every month**, and the number grew
-# by about **3.5 % a month** (Taylor, 2018). Nobody reads that. A newcomer sees a wall of papers and
-# cannot tell which ideas lasted.
+# by about **3.5 % a month** (Taylor, 2018). Nobody can read all that. A newcomer sees a wall of papers
+# and cannot tell which ideas lasted.
 #
 # ## The key idea of this course
 #
 # Follow the ideas that lasted, in the order they appeared, **one notebook per idea**: AlexNet and
 # dropout (2012), Adam (2014), ResNet (2015), attention and the Transformer (2014–2017), BERT (2018),
-# GANs up to BigGAN and StyleGAN, DQN up to AlphaZero, and SimCLR (2020). Britz's review follows the
-# same path. In each lesson you:
+# GANs up to BigGAN and StyleGAN, DQN up to AlphaZero, and SimCLR (2020). Britz's review takes a very
+# similar path. In each lesson you:
 #
 # 1. read a short story: the problem before the paper, the key idea, what changed after;
 # 2. build the idea yourself, from scratch, in cells you can read top to bottom;
@@ -105,7 +105,7 @@
 #    或 `make run` 修改 `parameters` 单元里的参数（`SEED`、`DEVICE`、`SMOKE` 以及各课自己的参数），
 #    并从执行后的笔记本中读回记录的指标。
 # 3. **这个领域发展有多快？** 据 Ross Taylor（Papers With Code）2018 年底的统计，机器学习论文每月约 2,200 篇，
-#    自 2018 年 7 月起每月增长约 3.5%，约合每年 50%；2019 年预计约 30,000 篇；只有约 12% 的论文公开了代码。
+#    自 2018 年 7 月起每月增长约 3.5%，约合每年 50%；2019 年预计约 30,000 篇；此前五年的 6 万多篇论文中只有约 12% 公开了代码。
 #    按每月 3.5% 计算，论文数量约 20 个月翻一番，比摩尔定律（这里取每两年翻一番，约每年 41%）还快。
 #
 # 本课用课程元数据自动画出全部课程的时间轴（已完成的和计划中的），并用两个里程碑验证上面这些数字是否自洽。
@@ -160,18 +160,15 @@ plot.use_style()
 
 # %%
 # Where this lesson sits on the timeline, and its measured run time (from `make bench`).
-try:
-    lessons.show_card("00")
-    plt.show()
-except (ValueError, KeyError) as err:  # e.g. a stray notebook in lessons/ that is not a lesson
-    print(f"(No lesson card: {err})")
+lessons.show_card("00")
+plt.show()
 
 # %% [markdown]
 # ## How to run the course
 #
-# Everything runs offline on a laptop CPU. Every command below starts with `make setup` when needed
-# (it creates `.venv/`, installs the course and registers the `python3` kernel), so the first one
-# takes a few minutes and the rest start at once.
+# Every command below first runs `make setup` if needed: it creates `.venv/`, installs the course and
+# registers the `python3` kernel. That first setup needs the network and takes a few minutes; after
+# it, everything runs offline on a laptop CPU.
 #
 # | you want to | type |
 # |---|---|
@@ -198,8 +195,13 @@ except (ValueError, KeyError) as err:  # e.g. a stray notebook in lessons/ that 
 #
 # This lesson is cheap, so it makes a good first sweep: which monthly growth rates agree with the
 # "about 50 % a year" of the source? Try
-# `make run LESSONS=00 SWEEP="MONTHLY_GROWTH=0.03,0.035,0.04" METRIC=annual_growth_gap_points`.
-# Only 0.035 meets the milestone; the other two miss it on purpose, and the report says by how much.
+#
+# ```bash
+# make run LESSONS=00 PARAMS="RUN_LESSON_01=False" SWEEP="MONTHLY_GROWTH=0.03,0.035,0.04" METRIC=annual_growth_gap_points
+# ```
+#
+# (`RUN_LESSON_01=False` skips exercise 3, so each run takes seconds.) Only 0.035 meets the first
+# milestone; the other two miss it on purpose, and the report says by how much.
 #
 # ### The parameters cell: the contract with batch runners
 #
@@ -217,8 +219,10 @@ except (ValueError, KeyError) as err:  # e.g. a stray notebook in lessons/ that 
 # parameter, the value and what is allowed. The batch runner goes further: it refuses a parameter name
 # the lesson does not declare (papermill itself only warns).
 #
-# The cell below reads the parameters cell of every lesson that exists, exactly as papermill and the
-# batch runner see it. New lessons appear here by themselves.
+# The cell below reads parameters cells exactly as papermill and the batch runner see them: this
+# lesson's in full, then the knobs of every lesson that exists. New lessons appear by themselves.
+# (A tip for lesson authors: papermill skips a parameter line that has a second `=`, even in its
+# comment, so write ranges as `1 .. 50`, not `1 <= x <= 50`.)
 
 # %%
 def declared_parameters(path):
@@ -229,38 +233,25 @@ def declared_parameters(path):
     return {name: (p["default"], p["help"]) for name, p in found.items()}
 
 
-def written_lessons():
-    """The metadata records of the lessons in lessons/. A stray notebook there is reported, not fatal."""
-    try:
-        return lessons.catalogue()
-    except ValueError as err:
-        print(f"⚠️  lessons.catalogue() refused the lessons folder: {err}\n"
-              "    Showing the lessons whose records read cleanly; move other notebooks out of lessons/.")
-        found = []
-        for path in sorted(lessons.LESSONS_DIR.glob("[0-9][0-9]_*.ipynb")):
-            try:
-                rec = json.loads(path.read_text(encoding="utf-8"))["metadata"]["course"]
-            except (ValueError, KeyError, TypeError):
-                continue
-            if isinstance(rec, dict) and all(k in rec for k in lessons.REQUIRED_KEYS):
-                found.append({**rec, "path": str(path), "slug": path.stem})
-        return found
-
-
-WRITTEN = written_lessons()
-rows = ["| lesson | parameter | default | what it does |", "|---|---|---|---|"]
+WRITTEN = lessons.catalogue()  # every NN_YYYY_slug.ipynb in lessons/, from its metadata record
 try:
+    # This lesson's parameters cell in full: name, default, and the comment that documents it.
+    mine = declared_parameters(lessons.LESSONS_DIR / "00_2012_course_tour.ipynb")
+    rows = ["| parameter of lesson 00 | default | what it does |", "|---|---|---|"]
+    rows += [f"| `{name}` | `{default}` | {help_.replace('|', '/')} |" for name, (default, help_) in mine.items()]
+    display(Markdown("\n".join(rows)))
+    # Every lesson's own knobs, besides SEED, DEVICE and SMOKE.
+    rows = ["| lesson | its own knobs (default) |", "|---|---|"]
     for rec in WRITTEN:
         declared = declared_parameters(rec["path"])
-        for i, (name, (default, help_)) in enumerate(declared.items()):
-            where = f"**{rec['number']}** {rec['title']}" if i == 0 else ""
-            rows.append(f"| {where} | `{name}` | `{default}` | {help_.replace('|', '/')} |")
+        knobs = ", ".join(f"`{n}={d}`" for n, (d, _) in declared.items() if n not in params.CORE) or "none"
+        rows.append(f"| {rec['number']} {rec['title']} | {knobs} |")
         unseen = [core for core in params.CORE if core not in declared]
         if unseen:  # e.g. a comment containing '=' makes papermill skip that line
             print(f"⚠️  papermill does not see {', '.join(unseen)} in lesson {rec['number']}'s parameters cell.")
     display(Markdown("\n".join(rows)))
 except ImportError:
-    print("papermill is not installed here (it comes with `make setup`); the parameter table is skipped.")
+    print("papermill is not installed here (it comes with `make setup`); the parameter tables are skipped.")
 
 # %% [markdown]
 # ### Metrics travel inside the notebook
@@ -361,7 +352,7 @@ n_written = sum(r["status"] == "written" for r in MAP)
 n_planned = len(MAP) - n_written
 print(f"{n_written} lesson(s) written, {n_planned} planned, {len(MAP)} in all; tracks: {', '.join(TRACKS)}")
 record.metric("lessons_written", n_written)
-_ = record.metric("lessons_planned", n_planned)
+record.metric("lessons_planned", n_planned)
 
 # %%
 def draw_map(track="all", year=None):
@@ -398,8 +389,8 @@ def draw_map(track="all", year=None):
     ax.set_title(f"The course map, 2012–2020: {n_written} lesson(s) written, {n_planned} planned ({what})")
     handles = [Patch(color=TRACK_COLORS.get(t, "#999999"), label=t) for t in TRACKS]
     handles += [Patch(facecolor="white", edgecolor="#555555", hatch="////", label="planned (no notebook yet)")]
-    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.09 - 1.2 / len(MAP)), ncol=4, fontsize=9)
-    fig.tight_layout()
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8.5, handlelength=1.5, columnspacing=1.2)
+    fig.tight_layout(rect=(0, 0.45 / fig.get_figheight(), 1, 1))
     return fig
 
 
@@ -486,22 +477,28 @@ PAPERS_5_YEARS = 60_000  # 60,000+ ML papers from the previous 5 years ...
 SHARE_WITH_CODE_5_YEARS = 0.12  # ... about 12 % of them with code
 SHARE_WITH_CODE_6_MONTHS = 0.15  # about 15 % (1 in 7) of the last 6 months
 
+
+def pct(x, digits=1):
+    """0.035 -> '3.5 %' (the course writes a space before %)."""
+    return f"{100 * x:.{digits}f} %"
+
+
 annual_from_monthly = (1 + MONTHLY_GROWTH) ** 12 - 1
 paper_doubling_months = math.log(2) / math.log(1 + MONTHLY_GROWTH)
 moore_annual = 2 ** (1 / MOORE_DOUBLING_YEARS) - 1
 moore_doubling_months = 12 * MOORE_DOUBLING_YEARS
 
-print(f"{MONTHLY_GROWTH:.1%} a month compounds to {annual_from_monthly:.1%} a year "
-      f"(the source: about {CITED_ANNUAL_GROWTH:.0%}; adding 12 months without compounding would give {12 * MONTHLY_GROWTH:.0%}).")
-print(f"Paper counts double every {paper_doubling_months:.1f} months; "
-      f"Moore's law (×2 every {MOORE_DOUBLING_YEARS:g} years) doubles every {moore_doubling_months:.0f} months, "
-      f"which is {moore_annual:.1%} a year.")
+print(f"{pct(MONTHLY_GROWTH)} a month compounds to {pct(annual_from_monthly)} a year "
+      f"(the source: about {pct(CITED_ANNUAL_GROWTH, 0)}; 12 months added up without compounding would give "
+      f"{pct(12 * MONTHLY_GROWTH, 0)}).")
+print(f"Paper counts double every {paper_doubling_months:.1f} months. Moore's law (×2 every {MOORE_DOUBLING_YEARS:g} years) "
+      f"doubles every {moore_doubling_months:.0f} months, which is {pct(moore_annual)} a year.")
 
 record.metric("annual_growth_from_monthly", annual_from_monthly)
 record.metric("moore_annual_growth", moore_annual)
 checks.milestone("annual_growth_gap_points", 100 * abs(annual_from_monthly - CITED_ANNUAL_GROWTH), 2.0, "<=",
                  note="|(1 + monthly)^12 - 1 - 0.50| in percentage points; must be within 2 points")
-_ = checks.milestone("paper_doubling_months", paper_doubling_months, moore_doubling_months, "<",
+checks.milestone("paper_doubling_months", paper_doubling_months, moore_doubling_months, "<",
                  note=f"ln 2 / ln(1 + monthly) must be shorter than Moore's law's {moore_doubling_months:g} months")
 
 # %% [markdown]
@@ -515,12 +512,13 @@ _ = checks.milestone("paper_doubling_months", paper_doubling_months, moore_doubl
 months_2019 = np.arange(1, 13)  # January .. December 2019, counted from December 2018
 flat_2019 = PAPERS_PER_MONTH_2018 * 12
 growing_2019 = float(np.sum(PAPERS_PER_MONTH_2018 * (1 + MONTHLY_GROWTH) ** months_2019))
-print(f"ML papers in 2019 if the December 2018 rate stayed flat:        {flat_2019:>7,.0f}")
-print(f"ML papers in 2019 if it kept growing {MONTHLY_GROWTH:.1%} a month:        {growing_2019:>7,.0f}")
-print(f"the source's estimate for 2019:                                about {PAPERS_EXPECTED_2019:,}")
+print("ML papers in 2019:")
+print(f"  if the December 2018 rate stayed flat       {flat_2019:>7,.0f}")
+print(f"  if it kept growing {pct(MONTHLY_GROWTH)} a month        {growing_2019:>7,.0f}")
+print(f"  the source's estimate                about {PAPERS_EXPECTED_2019:>7,}")
 print(f"\nPapers with code: about {SHARE_WITH_CODE_5_YEARS * PAPERS_5_YEARS:,.0f} of {PAPERS_5_YEARS:,}+ over five years "
-      f"({SHARE_WITH_CODE_5_YEARS:.0%}); 1 in 7 is {1 / 7:.1%}, which the source rounds to {SHARE_WITH_CODE_6_MONTHS:.0%}.")
-_ = record.metric("papers_2019_if_growth_held", round(growing_2019))
+      f"({pct(SHARE_WITH_CODE_5_YEARS, 0)}); 1 in 7 is {pct(1 / 7)}, which the source rounds to {pct(SHARE_WITH_CODE_6_MONTHS, 0)}.")
+record.metric("papers_2019_if_growth_held", round(growing_2019))
 
 # %% [markdown]
 # The estimate of about 30,000 papers for 2019 sits between "no growth" (26,400) and "3.5 % growth all
@@ -540,7 +538,7 @@ START = 2018 + 11 / 12  # December 2018, when the review counted about 2,200 pap
 months = np.arange(0, 12 * HORIZON_YEARS + 1)
 x_years = START + months / 12
 moore_curve = 2 ** (months / moore_doubling_months)
-GROWTH_OPTIONS = sorted({round(g, 4) for g in np.arange(0.01, 0.0601, 0.0025)} | {MONTHLY_GROWTH})
+GROWTH_OPTIONS = sorted({round(float(g), 4) for g in np.arange(0.01, 0.0601, 0.0025)} | {MONTHLY_GROWTH})
 PAPER_CURVES = {g: (1 + g) ** months for g in GROWTH_OPTIONS}  # precomputed: the slider only redraws
 
 
@@ -554,7 +552,7 @@ def draw_growth(g):
         ax.plot(x_years, PAPER_CURVES[MONTHLY_GROWTH], ":", color="#0072B2", alpha=0.6,
                 label=f"ML papers at the cited +{100 * MONTHLY_GROWTH:.3g} % a month")
     ax.plot(x_years, moore_curve, lw=2.5, color="#D55E00",
-            label=f"Moore's law: ×2 every {MOORE_DOUBLING_YEARS:g} years (+{moore_annual:.0%} a year)")
+            label=f"Moore's law: ×2 every {MOORE_DOUBLING_YEARS:g} years (+{pct(moore_annual, 0)} a year)")
     ax.axhline(2, color="grey", lw=0.8, ls="--")
     for months_to_double, color, offset, align in ((t2, "#0072B2", (-8, 10), "right"),
                                                    (moore_doubling_months, "#D55E00", (8, -16), "left")):
@@ -565,7 +563,7 @@ def draw_growth(g):
     ax.set_yscale("log")
     ax.set_xlim(x_years[0], x_years[-1])
     # y ticks at doublings (×1, ×2, ×4, ...), at most about 8 of them; the right axis shows the same ticks in papers a month
-    top = max(PAPER_CURVES[g][-1], moore_curve[-1], 2.5)
+    top = max(PAPER_CURVES[g][-1], PAPER_CURVES[MONTHLY_GROWTH][-1], moore_curve[-1], 2.5)
     k_max = math.ceil(math.log2(top))
     ticks = [2.0 ** k for k in range(0, k_max + 1, max(1, math.ceil((k_max + 1) / 8)))]
     ax.set_ylim(0.9, top * 1.15)
@@ -588,8 +586,8 @@ growth_control = widgets.explore(draw_growth, GROWTH_OPTIONS, MONTHLY_GROWTH, "m
 # %% [markdown]
 # At 3.5 % a month the paper curve pulls away from Moore's law within a year. Move the slider: below
 # about 2.9 % a month papers double more slowly than 24 months and the blue line falls under the red one.
-# The review credits this comparison to Dean, Patterson & Young, three computer architects writing
-# about hardware for machine learning (see "Going further"). Keep the two curves apart in your head:
+# The review credits this comparison to Dean, Patterson & Young, writing about computer architecture
+# for machine learning in IEEE Micro (see "Going further"). Keep the two curves apart in your head:
 # one counts papers, the other transistors. The plot compares how fast they grow, not what they measure.
 #
 # ## Where the sources point on our map
@@ -601,7 +599,7 @@ growth_control = widgets.explore(draw_growth, GROWTH_OPTIONS, MONTHLY_GROWTH, "m
 # | AlexNet and dropout, 2012 (Britz) | 01 |
 # | Adam, 2014 (Britz) | 02 |
 # | ResNet, 2015 (Britz) | 03 |
-# | DAWNBench and fast.ai's ImageNet in 18 minutes for about $40 (Fridman; the 2019 CV/NLP review) | 04 |
+# | DAWNBench and fast.ai's ImageNet in 18 minutes for about \$40 (Fridman; the 2019 CV/NLP review) | 04 |
 # | semantic segmentation from FCN (2014) through SegNet and dilated convolutions to DeepLab v1–v3+ (Fridman) | 05 |
 # | AdaNet, AutoAugment, training on synthetic data with domain randomization (Fridman); NAS (2019 review) | 06 |
 # | seq2seq with attention, 2014 (Britz) | 07, 08 |
@@ -611,7 +609,7 @@ growth_control = widgets.explore(draw_growth, GROWTH_OPTIONS, MONTHLY_GROWTH, "m
 # | GANs 2014–15 (Britz); BigGAN with the truncation trick (Fridman; 2019 review) | 13, 14, 15 |
 # | StyleGAN: mapping network, AdaIN, coarse-to-fine styles (2019 review) | 16 |
 # | DQN on Atari, 2013 (Britz) | 17 |
-# | OpenAI Five: beat Dendi 1v1 in 2017, lost two 5v5 games at The International 2018 (Fridman) | 18 |
+# | OpenAI's Dota 2 agents: beat Dendi 1v1 in 2017; OpenAI Five lost two 5v5 games against professionals at The International 2018 (Fridman) | 18 |
 # | AlphaZero (Fridman) | 19 |
 # | self-supervised learning, SimCLR (Britz) | 20 |
 # | graph_nets, among the most-starred official code of H2 2018 (Taylor) | 21 |
@@ -619,9 +617,9 @@ growth_control = widgets.explore(draw_growth, GROWTH_OPTIONS, MONTHLY_GROWTH, "m
 #
 # ("The 2019 CV/NLP review" is a fifth source the course design uses without naming its author.)
 #
-# Britz closes with Sutton's essay *The Bitter Lesson*: general methods that use more computation keep
-# winning over clever hand-built knowledge. Keep it in mind in lessons 12 and 19, and compare it
-# with the growth curves above.
+# Britz's review also points to Rich Sutton's essay *The Bitter Lesson* (2019): in the long run, general
+# methods that make use of more computation beat clever hand-built knowledge. Keep it in mind in
+# lessons 12 and 19, and compare it with the growth curves above.
 
 # %% [markdown]
 # ## Exercises
@@ -651,8 +649,8 @@ def doubling_time(rate):
     return math.log(2) / math.log(1 + rate)
 
 
-print("paper counts:", doubling_time(0.035), "months")
-print("Moore's law: ", doubling_time(2 ** 0.5 - 1), "years")
+print(f"paper counts: {doubling_time(0.035):.2f} months")
+print(f"Moore's law:  {doubling_time(2 ** 0.5 - 1):.2f} years")
 
 # %% tags=["check"]
 _rates = [0.035, 2 ** 0.5 - 1, 0.10, 1.0]
@@ -687,7 +685,7 @@ def monthly_rate(annual_rate, months_per_year=12):
     return (1 + annual_rate) ** (1 / months_per_year) - 1
 
 
-print("monthly rate for 50 % a year:", monthly_rate(0.50))
+print(f"monthly rate for 50 % a year: {monthly_rate(0.50):.5f}")
 
 # %% tags=["check"]
 _answer = monthly_rate(0.50)
@@ -698,13 +696,13 @@ checks.check_close(_answer, 1.5 ** (1 / 12) - 1, "monthly_rate(0.50)", rtol=1e-6
                    hint="take the 12th root: 1 + m = (1 + annual_rate) ** (1 / 12).")
 checks.check_close([monthly_rate(a) for a in (0.0, 1.0, 0.41421356)], [0.0, 2 ** (1 / 12) - 1, 2 ** (1 / 24) - 1],
                    "monthly_rate at 0 %, 100 % and 41.4 % a year", atol=1e-8, rtol=1e-6)
-print(f"So 50 % a year is {1.5 ** (1 / 12) - 1:.2%} a month; the cited 3.5 % a month gives "
-      f"{1.035 ** 12 - 1:.1%} a year. Both are 'about' right, as the source says.")
+print(f"So 50 % a year is {100 * (1.5 ** (1 / 12) - 1):.2f} % a month, and the cited 3.5 % a month gives "
+      f"{100 * (1.035 ** 12 - 1):.1f} % a year. Both numbers are 'about' right, as the source says.")
 
 # %% [markdown]
 # ### Exercise 3: run lesson 01 in batch, with another seed
 #
-# This is what the batch runner does for you, by hand. Run lesson 01 (AlexNet) through papermill with
+# Here you do by hand what the batch runner does for you. Run lesson 01 (AlexNet) through papermill with
 # `SEED = MY_SEED` and `SMOKE = True` (so it takes seconds, not minutes), write the executed notebook
 # into a temporary folder, and read its metrics back with `course_utils.record.read_metrics`.
 #
@@ -718,8 +716,8 @@ print(f"So 50 % a year is {1.5 ** (1 / 12) - 1:.2%} a month; the cited 3.5 % a m
 
 # %% tags=["exercise"]
 LESSON_01 = next(iter(sorted(lessons.LESSONS_DIR.glob("01_*.ipynb"))), None)
-MY_SEED = SEED + 1  # another seed than the default
-print("lesson 01:", LESSON_01)
+MY_SEED = (SEED + 1) % 2**32  # another seed than this lesson's
+print("lesson 01:", LESSON_01 or "not written yet")
 
 
 def run_smoke(lesson_path, seed, out_dir):

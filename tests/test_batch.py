@@ -91,10 +91,10 @@ def test_main_refuses_misspelt_parameter_before_running(capsys):
 
 def test_update_readme_between_markers(tmp_path, monkeypatch):
     readme = tmp_path / "README.md"
-    readme.write_text(f"intro\n{batch.TABLE_START}\nold\n{batch.TABLE_END}\nend\n")
+    readme.write_text(f"intro\n{batch.TABLE_START}\nSTALE-ROW\n{batch.TABLE_END}\nend\n")
     assert batch.update_readme(readme)
     text = readme.read_text()
-    assert "old" not in text and "| # | year | lesson |" in text and text.endswith("end\n")
+    assert "STALE-ROW" not in text and "| # | year | lesson |" in text and text.endswith("end\n")
     assert not batch.update_readme(readme)
     readme.write_text("no markers")
     with pytest.raises(BatchError):

@@ -66,7 +66,8 @@ def test_bad_op():
 
 
 def test_metric_roundtrip_through_notebook_json(capsys):
-    rec = record.metric("steps", np.int64(12), unit="steps")
+    assert record.metric("steps", np.int64(12), unit="steps") is None
+    rec = record._record("steps", np.int64(12), unit="steps")
     assert rec == {"name": "steps", "value": 12, "unit": "steps"}
     nb = {"cells": [{"cell_type": "code", "outputs": [
         {"output_type": "display_data", "data": {record.MIME: rec, "text/plain": "x"}}]},
@@ -77,4 +78,4 @@ def test_metric_roundtrip_through_notebook_json(capsys):
         record.metric("", 1)
     with pytest.raises(TypeError):
         record.metric("obj", object())
-    assert record.metric("inf", float("inf"))["value"] == "inf"
+    assert record._record("inf", float("inf"))["value"] == "inf"

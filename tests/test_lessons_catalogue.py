@@ -25,7 +25,9 @@ def test_catalogue_refuses_bad_records(tmp_path):
     with pytest.raises(ValueError, match="does not match"):
         lessons.catalogue(q.parent)
     (tmp_path / "c").mkdir()
-    (tmp_path / "c" / "notes.ipynb").write_text("{}")
+    (tmp_path / "c" / "Untitled.ipynb").write_text("{}")  # a stray notebook is not a lesson
+    assert lessons.catalogue(tmp_path / "c") == []
+    (tmp_path / "c" / "05_x.ipynb").write_text("{}")
     with pytest.raises(ValueError, match="NN_YYYY_slug"):
         lessons.catalogue(tmp_path / "c")
 

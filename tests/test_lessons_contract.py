@@ -88,7 +88,14 @@ def test_parameters_cell_then_validation(path):
     params_src = _src(code[idx[0]])
     for name in ("SEED", "DEVICE", "SMOKE"):
         assert re.search(rf"^{name}\s*=", params_src, re.M), f"parameters cell lacks {name}"
-    assert "validate(globals()" in _src(code[idx[0] + 1]), "the cell after the parameters validates them"
+    assert re.search(r"params\.validate\(\s*globals\(\)", _src(code[idx[0] + 1])), "the cell after the parameters validates them"
+    # papermill silently skips some lines (e.g. a comment holding a second '='): every
+    # parameter the cell assigns must be one papermill (and so the batch runner) can see.
+    from course_utils.batch import declared_parameters
+
+    assigned = re.findall(r"^([A-Z_][A-Z0-9_]*)\s*=", params_src, re.M)
+    assert sorted(declared_parameters(path)) == sorted(assigned), \
+        "papermill does not see every parameter: avoid '=' inside the comments of the parameters cell"
 
 
 @pytest.mark.parametrize("path", LESSONS, ids=IDS)
@@ -112,7 +119,8 @@ def _run_bad(path, tmp_path, name, value):
     cells = _nb(out)["cells"]
     injected = next(i for i, c in enumerate(cells) if "injected-parameters" in _tags(c))
     errors = [i for i, c in enumerate(cells) for o in c.get("outputs", []) if o["output_type"] == "error"]
-    assert errors == [injected + 1], f"{path.name}: the error must come from the cell right after the parameters"
+    validation = next(i for i in range(injected + 1, len(cells)) if cells[i]["cell_type"] == "code")
+    assert errors == [validation], f"{path.name}: the error must come from the cell right after the parameters"
     err = next(o for o in cells[errors[0]]["outputs"] if o["output_type"] == "error")
     assert err["ename"] == "ParameterError" and name in err["evalue"]
 

@@ -1,5 +1,7 @@
-"""Shared fixtures: a tiny but complete lesson, written the way real lessons are."""
+"""Shared fixtures: a tiny but complete lesson written the way real lessons are, and the
+headless-Chromium plumbing of the browser tests."""
 
+import os
 import shutil
 import textwrap
 from pathlib import Path
@@ -99,3 +101,52 @@ def write_lesson(folder: Path, text: str = TINY_LESSON, name: str = "98_2014_tin
 @pytest.fixture()
 def tiny_lesson(tmp_path) -> Path:
     return write_lesson(tmp_path / "lessons")
+
+
+# ----------------------------------------------------------------------------- Chromium
+
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's package; .ci/run installs it
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--no-first-run", "--disable-quic", "--disable-sync"]
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def browser_unavailable(reason: str):
+    """Skip with ``reason``, or fail when CI=true (CI must run the browser tests)."""
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: browser tests must run)")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def chromium():
+    """Playwright's ``sync_playwright``; skips (fails under CI=true) when Chromium or playwright is missing."""
+    if not CHROMIUM.exists():
+        browser_unavailable(f"{CHROMIUM} is absent (apt-get install chromium; .ci/run does): browser test not run")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        browser_unavailable("the playwright Python package is not installed (pip install -e '.[dev]')")
+    return sync_playwright
+
+
+def offline_page(browser, viewport: dict):
+    """A new page on which every request but ``file:`` and ``data:`` is blocked.
+
+    Returns ``(page, remote, failed, errors)``: the lists fill with blocked URLs, failed
+    requests and page errors, so a test can assert a file renders without the network.
+    """
+    remote, failed, errors = [], [], []
+    page = browser.new_page(viewport=viewport)
+
+    def route(r):
+        if r.request.url.startswith(("file:", "data:")):
+            r.continue_()
+        else:
+            remote.append(r.request.url)
+            r.abort()
+
+    page.route("**/*", route)
+    page.on("requestfailed", lambda r: failed.append(f"{r.url}: {r.failure}"))
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    return page, remote, failed, errors

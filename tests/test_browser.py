@@ -35,30 +35,13 @@ from pathlib import Path
 
 import pytest
 
+from conftest import CHROMIUM, CHROMIUM_ARGS, browser_unavailable
 from course_utils.lessons import LESSONS_DIR, REPO
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-quic",
-    "--disable-sync",
-]
 ARTIFACTS = REPO / "build" / "browser-test"
 DEADLINE_S = 170  # the whole test, JupyterLab start included
-IN_CI = os.environ.get("CI", "").lower() == "true"
 
 pytestmark = pytest.mark.browser
-
-
-def _unavailable(reason: str):
-    """Skip with ``reason``, or fail when CI=true (CI must run this test)."""
-    if IN_CI:
-        pytest.fail(f"{reason} (CI=true: the browser test must run)")
-    pytest.skip(reason)
 
 
 def _target_notebook() -> Path:
@@ -71,7 +54,7 @@ def _target_notebook() -> Path:
         return path
     found = sorted(LESSONS_DIR.glob("01_*.ipynb"))
     if not found:
-        _unavailable(f"lesson 01 does not exist yet (no {LESSONS_DIR.relative_to(REPO)}/01_*.ipynb)")
+        browser_unavailable(f"lesson 01 does not exist yet (no {LESSONS_DIR.relative_to(REPO)}/01_*.ipynb)")
     return found[0]
 
 
@@ -101,18 +84,6 @@ def _get(url: str, timeout: float = 2.0) -> int:
     """HTTP status of a GET to a loopback URL."""
     with urllib.request.urlopen(url, timeout=timeout) as r:  # noqa: S310 (loopback only)
         return r.status
-
-
-@pytest.fixture
-def chromium():
-    """Skip (or fail under CI=true) before starting anything when the browser is missing."""
-    if not CHROMIUM.exists():
-        _unavailable(f"{CHROMIUM} is absent (apt-get install chromium; .ci/run does): browser test not run")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("the playwright Python package is not installed (pip install -e '.[dev]')")
-    return sync_playwright
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ import http.server
 import threading
 from functools import partial
 
-import numpy as np
 import pytest
 import torch
 

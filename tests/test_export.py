@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 from pathlib import Path
 
@@ -12,15 +11,13 @@ import nbformat
 import pytest
 
 from course_utils import export
+from conftest import CHROMIUM, CHROMIUM_ARGS, offline_page
 from course_utils.lessons import REPO
 
 # A 2x2 red PNG, referenced from markdown to check that markdown images get embedded.
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAEElEQVR4nGP4z8AARAwQCgAf7gP9i18U1AAAAABJRU5ErkJggg=="
 )
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--no-first-run", "--disable-quic", "--disable-sync"]
 ARTIFACTS = REPO / "build" / "browser-test"
 
 # Independent of export.external_resources: resource attributes on any element but
@@ -197,36 +194,13 @@ def test_unexecuted_notebook_warns(tmp_path):
         export.to_html(path, tmp_path / "out")
 
 
-def _chromium_or_skip():
-    """Playwright's sync API, or skip (fail when CI=true) without Debian's Chromium."""
-    if not CHROMIUM.exists():
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{CHROMIUM} is absent (CI=true: browser checks must run)")
-        pytest.skip(f"{CHROMIUM} is absent (apt-get install chromium): offline rendering not checked")
-    from playwright.sync_api import sync_playwright
-    return sync_playwright
-
-
 @pytest.mark.browser
-def test_html_renders_math_offline_in_chromium(exported):
+def test_html_renders_math_offline_in_chromium(exported, chromium):
     """Open the file with every non-file request blocked: MathJax typesets from the vendor copy."""
-    sync_playwright = _chromium_or_skip()
-    remote, failed = [], []
-    with sync_playwright() as pw:
+    with chromium() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS, timeout=30_000)
         try:
-            page = browser.new_page(viewport={"width": 1000, "height": 1200})
-
-            def route(r):
-                """Let file: and data: requests through; block and record everything else."""
-                if r.request.url.startswith(("file:", "data:")):
-                    r.continue_()
-                else:
-                    remote.append(r.request.url)
-                    r.abort()
-
-            page.route("**/*", route)
-            page.on("requestfailed", lambda r: failed.append(f"{r.url}: {r.failure}"))
+            page, remote, failed, _ = offline_page(browser, {"width": 1000, "height": 1200})
             page.goto(exported.as_uri(), wait_until="load", timeout=30_000)
             page.wait_for_function("window.MathJax && MathJax.isReady", timeout=30_000)
             page.evaluate("new Promise(done => MathJax.Hub.Queue(() => done(true)))")

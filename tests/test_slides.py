@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
 import re
 import subprocess
 import sys
@@ -13,11 +11,9 @@ import nbformat
 import pytest
 
 from course_utils import export, slides
+from conftest import CHROMIUM, CHROMIUM_ARGS, offline_page
 from course_utils.lessons import REPO
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--no-first-run", "--disable-quic", "--disable-sync"]
 ARTIFACTS = REPO / "build" / "browser-test"
 REMOTE_ATTR = re.compile(r"<(?!a[\s>])[a-zA-Z][\w-]*\b[^>]*?\s(?:src|href)\s*=\s*[\"']?(?:https?:)?//", re.I)
 COURSE = {"number": "98", "year": "2012", "track": "vision", "title": "Slides test", "idea": "decks",
@@ -204,37 +200,13 @@ def test_command_line_help_and_errors(tmp_path):
     assert slides.main(["--lessons", "77", "--no-run", "--build-dir", str(tmp_path)]) == 2
 
 
-def _chromium_or_skip():
-    """Playwright's sync API, or skip (fail when CI=true) without Debian's Chromium."""
-    if not CHROMIUM.exists():
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{CHROMIUM} is absent (CI=true: browser checks must run)")
-        pytest.skip(f"{CHROMIUM} is absent (apt-get install chromium): deck rendering not checked")
-    from playwright.sync_api import sync_playwright
-    return sync_playwright
-
-
 @pytest.mark.browser
-def test_deck_renders_offline_in_chromium(deck):
+def test_deck_renders_offline_in_chromium(deck, chromium):
     """Open the deck with every non-file request blocked; reveal.js starts, each slide shows, math renders."""
-    sync_playwright = _chromium_or_skip()
-    remote, failed, errors = [], [], []
-    with sync_playwright() as pw:
+    with chromium() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS, timeout=30_000)
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 800})
-
-            def route(r):
-                """Let file: and data: requests through; block and record everything else."""
-                if r.request.url.startswith(("file:", "data:")):
-                    r.continue_()
-                else:
-                    remote.append(r.request.url)
-                    r.abort()
-
-            page.route("**/*", route)
-            page.on("requestfailed", lambda r: failed.append(f"{r.url}: {r.failure}"))
-            page.on("pageerror", lambda e: errors.append(str(e)))
+            page, remote, failed, errors = offline_page(browser, {"width": 1280, "height": 800})
             page.goto(deck.as_uri(), wait_until="load", timeout=30_000)
             page.wait_for_function("window.Reveal && Reveal.isReady()", timeout=30_000)
             total = page.evaluate("Reveal.getTotalSlides()")

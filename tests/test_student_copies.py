@@ -7,7 +7,6 @@ An unsolved exercise's check must fail with a helpful ``NotYet``, never a crash.
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import nbformat
 import pytest

@@ -62,7 +62,12 @@ def check_close(actual: Any, expected: Any, name: str, atol: float = 1e-6, rtol:
     """
     if actual is None:
         raise NotYet(f"{name} is None: the TODO has not been filled in yet." + (f"\nHint: {hint}" if hint else ""))
-    a, e = _to_float_list(actual), _to_float_list(expected)
+    try:
+        a = _to_float_list(actual)
+    except (TypeError, ValueError):
+        raise NotYet(f"{name} holds something that is not a number ({actual!r:.80}): a TODO may still return None."
+                     + (f"\nHint: {hint}" if hint else "")) from None
+    e = _to_float_list(expected)
     if len(a) != len(e):
         raise NotYet(f"{name} has {len(a)} values, expected {len(e)}." + (f"\nHint: {hint}" if hint else ""))
     worst, where = 0.0, -1

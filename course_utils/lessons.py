@@ -11,7 +11,7 @@ import json
 import re
 from pathlib import Path
 
-__all__ = ["REPO", "LESSONS_DIR", "RUNTIMES_FILE", "REQUIRED_KEYS", "catalogue", "lesson", "runtimes", "year_span"]
+__all__ = ["REPO", "LESSONS_DIR", "RUNTIMES_FILE", "REQUIRED_KEYS", "catalogue", "lesson", "runtimes", "show_card", "year_span"]
 
 REPO = Path(__file__).resolve().parent.parent
 LESSONS_DIR = REPO / "lessons"

@@ -29,6 +29,8 @@ def test_check_close_reports_worst_element():
         checks.check_close([1.0, 2.5], [1.0, 2.0], "x")
     with pytest.raises(NotYet, match="None"):
         checks.check_close(None, [1.0], "x")
+    with pytest.raises(NotYet, match="not a number"):
+        checks.check_close([None, None], [1.0, 2.0], "x")
     with pytest.raises(NotYet, match="has 1 values, expected 2"):
         checks.check_close([1.0], [1.0, 2.0], "x")
     with pytest.raises(NotYet):

@@ -52,6 +52,7 @@ __all__ = [
     "is_heading",
     "main",
     "mark_slides",
+    "split_at_headings",
     "vendor_reveal",
 ]
 
@@ -115,15 +116,49 @@ def is_heading(cell) -> bool:
     return bool(lines) and lines[0].startswith(("# ", "## "))
 
 
+def split_at_headings(cell) -> list:
+    """A markdown cell cut before every ``# `` / ``## `` heading line (outside code fences).
+
+    Lessons often put a section heading in the middle of a markdown cell, after the
+    closing remarks of the previous section; each section still gets its own slide.
+    Other cells come back unchanged, as a one-element list.
+    """
+    import copy
+
+    if cell.get("cell_type") != "markdown":
+        return [cell]
+    source = cell.get("source", "")
+    source = "".join(source) if isinstance(source, list) else source
+    parts, current, fenced = [], [], False
+    for line in source.splitlines(keepends=True):
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+        if not fenced and line.startswith(("# ", "## ")) and any(x.strip() for x in current):
+            parts.append("".join(current))
+            current = []
+        current.append(line)
+    parts.append("".join(current))
+    if len(parts) == 1:
+        return [cell]
+    out = []
+    for text in parts:
+        piece = copy.deepcopy(cell)
+        piece["source"] = text.strip("\n")
+        out.append(piece)
+    return out
+
+
 def mark_slides(nb):
-    """A copy of ``nb`` with each cell's ``slideshow.slide_type`` set: headings -> ``slide``,
-    everything else -> ``-`` (continues the slide). Raises ``ValueError`` for a notebook
+    """A copy of ``nb`` with each cell's ``slideshow.slide_type`` set: every section heading
+    opens a slide (markdown cells are split at headings, see :func:`split_at_headings`),
+    everything else is ``-`` (continues the slide). Raises ``ValueError`` for a notebook
     without cells."""
     import copy
 
     if not nb.cells:
         raise ValueError("the notebook has no cells: nothing to put on slides")
     nb = copy.deepcopy(nb)
+    nb.cells = [piece for cell in nb.cells for piece in split_at_headings(cell)]
     for cell in nb.cells:
         cell.metadata["slideshow"] = {"slide_type": "slide" if is_heading(cell) else "-"}
     return nb

@@ -225,3 +225,14 @@ def test_deck_renders_offline_in_chromium(deck, chromium):
     assert remote == [] and failed == [] and errors == [], (remote, failed, errors)
     assert total == HEADINGS
     assert math_width > 50, "the formula on slide 2 was not typeset visibly"
+
+
+def test_a_heading_inside_a_markdown_cell_opens_a_slide():
+    md = nbformat.v4.new_markdown_cell
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [md("# Title\n\nIntro.\n\n## Part one\n\nText.\n\n```python\n# not a heading\n```\n\n## Part two\nMore.")]
+    marked = slides.mark_slides(nb)
+    assert [c.source.splitlines()[0] for c in marked.cells] == ["# Title", "## Part one", "## Part two"]
+    assert [c.metadata["slideshow"]["slide_type"] for c in marked.cells] == ["slide"] * 3
+    assert "# not a heading" in marked.cells[1].source
+    assert len(nb.cells) == 1  # the notebook itself is not changed

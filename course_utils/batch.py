@@ -259,7 +259,8 @@ def run_lesson(rec: dict, params: dict[str, Any], out_path: Path, html: bool = T
         error = f"timed out after {timeout} s"
     ok = proc.returncode == 0 and not timed_out
     if not ok and not error:
-        error = (log or "").strip().splitlines()[-1:] and (log or "").strip().splitlines()[-1][:300]
+        lines = (log or "").strip().splitlines()
+        error = lines[-1][:300] if lines else f"papermill exited with status {proc.returncode}"
     entry["status"] = "passed" if ok else "failed"
     entry["error"] = error
     entry["metrics"] = {k: v for k, v in metrics.items() if not v.get("milestone")}

@@ -225,30 +225,22 @@ plt.show()
 # comment, so write ranges as `1 .. 50`, not `1 <= x <= 50`.)
 
 # %%
-def declared_parameters(path):
-    """Papermill's view of a lesson's parameters cell: {name: (type, default, help)}."""
-    import papermill  # a development tool: installed by `make setup`, maybe not on a hosted service
-
-    found = papermill.inspect_notebook(str(path))
-    return {name: (p["default"], p["help"]) for name, p in found.items()}
-
-
 WRITTEN = lessons.catalogue()  # every NN_YYYY_slug.ipynb in lessons/, from its metadata record
 try:
+    # The batch runner's own reader (papermill's view): {name: {"default", "help", ...}}.
+    from course_utils.batch import declared_parameters
+
     # This lesson's parameters cell in full: name, default, and the comment that documents it.
     mine = declared_parameters(lessons.LESSONS_DIR / "00_2012_course_tour.ipynb")
     rows = ["| parameter of lesson 00 | default | what it does |", "|---|---|---|"]
-    rows += [f"| `{name}` | `{default}` | {help_.replace('|', '/')} |" for name, (default, help_) in mine.items()]
+    rows += [f"| `{name}` | `{p['default']}` | {p['help'].replace('|', '/')} |" for name, p in mine.items()]
     display(Markdown("\n".join(rows)))
     # Every lesson's own knobs, besides SEED, DEVICE and SMOKE.
     rows = ["| lesson | its own knobs (default) |", "|---|---|"]
     for rec in WRITTEN:
         declared = declared_parameters(rec["path"])
-        knobs = ", ".join(f"`{n}={d}`" for n, (d, _) in declared.items() if n not in params.CORE) or "none"
+        knobs = ", ".join(f"`{n}={p['default']}`" for n, p in declared.items() if n not in params.CORE) or "none"
         rows.append(f"| {rec['number']} {rec['title']} | {knobs} |")
-        unseen = [core for core in params.CORE if core not in declared]
-        if unseen:  # e.g. a comment containing '=' makes papermill skip that line
-            print(f"⚠️  papermill does not see {', '.join(unseen)} in lesson {rec['number']}'s parameters cell.")
     display(Markdown("\n".join(rows)))
 except ImportError:
     print("papermill is not installed here (it comes with `make setup`); the parameter tables are skipped.")

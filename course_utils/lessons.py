@@ -11,12 +11,15 @@ import json
 import re
 from pathlib import Path
 
-__all__ = ["REPO", "LESSONS_DIR", "RUNTIMES_FILE", "REQUIRED_KEYS", "catalogue", "lesson", "runtimes", "show_card", "year_span"]
+__all__ = ["REPO", "LESSONS_DIR", "RUNTIMES_FILE", "PLAN_FILE", "REQUIRED_KEYS", "catalogue", "lesson", "plan",
+           "course_map", "runtimes", "show_card", "year_span"]
 
 REPO = Path(__file__).resolve().parent.parent
 LESSONS_DIR = REPO / "lessons"
 #: Measured run times, written by ``make bench`` and committed.
 RUNTIMES_FILE = REPO / "runtimes.json"
+#: The plan of every lesson, written or not: number, year, track, title, idea, data, milestone, papers.
+PLAN_FILE = LESSONS_DIR / "plan.toml"
 REQUIRED_KEYS = ("number", "year", "track", "title", "idea", "papers")
 _NAME = re.compile(r"^(\d\d)_(\d{4})_([a-z0-9_]+)\.ipynb$")
 
@@ -53,6 +56,27 @@ def lesson(number: str, lessons_dir: Path | str | None = None) -> dict:
     raise KeyError(f"no lesson numbered {number!r}")
 
 
+def plan(plan_file: Path | str | None = None) -> list[dict]:
+    """The course plan (``lessons/plan.toml``): one record per lesson number, written or not, sorted."""
+    import tomllib
+
+    with open(Path(plan_file) if plan_file else PLAN_FILE, "rb") as f:
+        records = tomllib.load(f)["lesson"]
+    numbers = [r["number"] for r in records]
+    if len(set(numbers)) != len(numbers):
+        raise ValueError(f"plan.toml lists a lesson number twice: {sorted(n for n in numbers if numbers.count(n) > 1)}")
+    return sorted(records, key=lambda r: r["number"])
+
+
+def course_map(lessons_dir: Path | str | None = None, plan_file: Path | str | None = None) -> list[dict]:
+    """Every lesson of the course: a written lesson's own record (``status="written"``), else its plan
+    entry (``status="planned"``), sorted by number. The plan's milestone text is kept on both."""
+    rows = {r["number"]: {**r, "status": "planned"} for r in plan(plan_file)}
+    for rec in catalogue(lessons_dir):
+        rows[rec["number"]] = {**rows.get(rec["number"], {}), **rec, "status": "written"}
+    return [rows[k] for k in sorted(rows)]
+
+
 def year_span(year: str) -> tuple[int, int]:
     """``"2014-18"`` -> (2014, 2018); ``"2012"`` -> (2012, 2012); ``"2012–2020"`` -> (2012, 2020)."""
     parts = re.split(r"[-–]", str(year))
@@ -74,32 +98,56 @@ def runtimes() -> dict:
 def show_card(number: str, lessons_dir: Path | str | None = None):
     """Draw where lesson ``number`` sits on the 2012–2020 timeline, with its measured run time.
 
-    Every lesson is a bar over its year span, this one highlighted; the caption comes
-    from the metadata record and ``runtimes.json``. Returns the matplotlib figure.
+    Every lesson of the course is a bar over its year span, coloured by its track with
+    ``plot.TRACK_COLORS`` (the colours of lesson 00's map): written lessons solid, planned
+    ones (from ``plan.toml`` in the lessons folder, when there is one) faint with a grey
+    label. This lesson has a thicker bar and a bold label. The title comes from the
+    metadata record and ``runtimes.json``. Returns the matplotlib figure.
     """
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
 
-    cat = catalogue(lessons_dir)
-    me = next((r for r in cat if r["number"] == number), None)
+    from .plot import TRACK_COLORS
+
+    folder = Path(lessons_dir) if lessons_dir else LESSONS_DIR
+    plan_file = folder / PLAN_FILE.name
+    rows = (course_map(folder, plan_file) if plan_file.exists()
+            else [{**r, "status": "written"} for r in catalogue(folder)])
+    me = next((r for r in rows if r["number"] == number), None)
     if me is None:
         raise KeyError(f"no lesson numbered {number!r}")
-    fig, ax = plt.subplots(figsize=(8, 1.2 + 0.16 * len(cat)))
-    for i, rec in enumerate(cat):
+    fig, ax = plt.subplots(figsize=(9, 2.0 + 0.17 * len(rows)))
+    for i, rec in enumerate(rows):
         lo, hi = year_span(rec["year"])
         mine = rec["number"] == number
-        ax.plot([lo - 0.3, hi + 0.3], [i, i], lw=6 if mine else 3, solid_capstyle="round",
-                color="#D55E00" if mine else "#0072B2", alpha=1.0 if mine else 0.35)
-        ax.text(hi + 0.5, i, f"{rec['number']} {rec['title']}", va="center", fontsize=8,
-                fontweight="bold" if mine else "normal")
-    ax.set_xlim(2011.3, 2024.5)
-    ax.set_xticks(range(2012, 2021))
-    ax.set_yticks([])
-    ax.invert_yaxis()
+        written = rec["status"] == "written"
+        ax.plot([lo - 0.3, hi + 0.3], [i, i], lw=9 if mine else 4.5, solid_capstyle="butt",
+                color=TRACK_COLORS.get(rec["track"], "#999999"), alpha=1.0 if (mine or written) else 0.35)
+    labels = [f"{r['number']}  {r['title']}" + ("" if r["status"] == "written" else "  (planned)") for r in rows]
+    ax.set_yticks(range(len(rows)), labels=labels, fontsize=7.5)
+    for tick, rec in zip(ax.get_yticklabels(), rows):
+        if rec["number"] == number:
+            tick.set_fontweight("bold")
+        elif rec["status"] != "written":
+            tick.set_color("#777777")
+    ax.tick_params(axis="y", length=0)
+    ax.set_xlim(2011.4, 2020.6)
+    ax.set_ylim(len(rows) - 0.4, -0.6)  # first lesson on top, no clipped bar at either end
+    ax.set_xticks(range(2012, 2021), labels=[str(y) for y in range(2012, 2021)], fontsize=8)
     ax.grid(axis="y", visible=False)
-    ax.spines["left"].set_visible(False)
+    for side in ("left", "right", "top"):
+        ax.spines[side].set_visible(False)
     run = runtimes().get(number)
-    when = f"measured run time {run['seconds']:.0f} s on a 2-core CPU (make bench)" if run else "run time not measured yet (make bench)"
-    ax.set_title(f"Lesson {number} · {me['year']} · {me['track']} · {when}", fontsize=10)
-    ax.set_xlabel("year")
-    fig.tight_layout()
+    when = (f"measured run time {run['seconds']:.0f} s on a 2-core CPU (make bench)" if run and "seconds" in run
+            else "run time not measured yet (make bench)")
+    ax.set_title(f"Lesson {number} · {me['year']} · {me['track']}\n{when}", fontsize=10)
+    ax.set_xlabel("year (a bar covers the years of the lesson's papers)", fontsize=8)
+    tracks = list(dict.fromkeys([t for t in TRACK_COLORS if any(r["track"] == t for r in rows)]
+                                + [r["track"] for r in rows]))
+    handles = [Line2D([], [], color=TRACK_COLORS.get(t, "#999999"), lw=4.5, label=t) for t in tracks]
+    handles.append(Line2D([], [], color="#999999", lw=4.5, alpha=0.35, label="planned"))
+    handles.append(Line2D([], [], color="#555555", lw=9, label="this lesson"))
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=7.5, frameon=False,
+               handlelength=1.6, handletextpad=0.7, columnspacing=1.4)
+    fig.tight_layout(rect=(0, 0.35 / fig.get_figheight(), 1, 1))
     return fig

@@ -9,10 +9,22 @@ import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 
-__all__ = ["COLORS", "use_style", "curves", "image_grid", "heatmap"]
+__all__ = ["COLORS", "TRACK_COLORS", "use_style", "curves", "image_grid", "heatmap"]
 
 #: Okabe & Ito (2008) palette, distinguishable with common colour-vision deficiencies.
 COLORS = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
+
+#: One Okabe–Ito colour per course track, shared by lesson 00's map and every lesson card
+#: (``lessons.show_card``). A track missing here is drawn grey (``TRACK_COLORS.get(track, "#999999")``).
+TRACK_COLORS = {
+    "tour": "#000000",
+    "foundations": "#0072B2",
+    "vision": "#E69F00",
+    "language": "#009E73",
+    "generative": "#CC79A7",
+    "reinforcement": "#D55E00",
+    "beyond": "#56B4E9",
+}
 
 
 def use_style() -> None:

@@ -50,6 +50,19 @@ def test_digits_on_canvas_split_by_source_and_fixed():
         data.digits_on_canvas(train_copies=0)
 
 
+def test_digits_on_canvas_test_copies():
+    one = data.digits_on_canvas(train_copies=1, test_copies=1)
+    three = data.digits_on_canvas(train_copies=1, test_copies=3)
+    n = len(one["x_test"])
+    assert len(three["x_test"]) == 3 * n and torch.equal(three["x_test"][:n], one["x_test"]), "copy 1 is the 1-copy set"
+    assert torch.equal(three["src_test"], one["src_test"].repeat(3)) and torch.equal(three["y_test"], one["y_test"].repeat(3))
+    assert not torch.equal(three["x_test"][n:2 * n], one["x_test"]), "each copy is a new placement"
+    assert torch.equal(three["x_train"], one["x_train"]), "the training set must not depend on test_copies"
+    assert len(data.digits_on_canvas()["x_test"]) >= 1000, "one test image should move accuracy by < 0.1 point"
+    with pytest.raises(ValueError, match="test_copies"):
+        data.digits_on_canvas(test_copies=0)
+
+
 def test_digits_on_canvas_places_digits_at_different_positions():
     d = data.digits_on_canvas(train_copies=1)
     # centre of mass of bright pixels varies a lot: translation matters

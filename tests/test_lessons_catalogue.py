@@ -50,3 +50,29 @@ def test_show_card(tiny_lesson, monkeypatch, tmp_path):
     assert "42 s" in fig.axes[0].get_title()
     with pytest.raises(KeyError):
         lessons.show_card("97", tiny_lesson.parent)
+
+
+def test_show_card_colours_tracks_shows_the_plan_and_marks_this_lesson(tiny_lesson, monkeypatch, tmp_path):
+    import matplotlib
+
+    matplotlib.use("agg")
+    from matplotlib.colors import to_hex
+
+    from course_utils.plot import TRACK_COLORS
+
+    monkeypatch.setattr(lessons, "RUNTIMES_FILE", tmp_path / "runtimes.json")
+    (tiny_lesson.parent / "plan.toml").write_text(
+        '[[lesson]]\nnumber = "97"\nyear = "2013"\ntrack = "vision"\ntitle = "A planned lesson"\n', encoding="utf-8")
+    fig = lessons.show_card("98", tiny_lesson.parent)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["97  A planned lesson  (planned)", "98  A tiny test lesson"]
+    planned, mine = ax.lines
+    assert to_hex(planned.get_color()) == TRACK_COLORS["vision"].lower()  # the map's colours, not a highlight colour
+    assert to_hex(mine.get_color()) == TRACK_COLORS["foundations"].lower()
+    assert mine.get_linewidth() > planned.get_linewidth() and planned.get_alpha() < 1
+    assert ax.get_yticklabels()[1].get_fontweight() == "bold"
+    fig.canvas.draw()  # nothing drawn outside the figure (labels, legend, title)
+    box = fig.bbox
+    for artist in [ax.title, ax.xaxis.label, *ax.get_yticklabels(), *fig.legends]:
+        ext = artist.get_window_extent()
+        assert ext.x0 >= box.x0 - 1 and ext.x1 <= box.x1 + 1 and ext.y0 >= box.y0 - 1 and ext.y1 <= box.y1 + 1, artist

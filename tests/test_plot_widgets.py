@@ -68,3 +68,12 @@ def test_explore_draws_default_then_redraws_on_change():
         widgets.explore(draw, [1, 2], 3, "x")
     with pytest.raises(ValueError):
         widgets.explore(draw, [1, 2], 1, "x", kind="knob")
+
+
+def test_track_colors_cover_every_track_with_distinct_colours():
+    from matplotlib.colors import is_color_like
+
+    tracks = ("tour", "foundations", "vision", "language", "generative", "reinforcement", "beyond")
+    assert set(plot.TRACK_COLORS) == set(tracks)
+    assert all(is_color_like(c) for c in plot.TRACK_COLORS.values())
+    assert len(set(plot.TRACK_COLORS.values())) == len(tracks), "two tracks share a colour"

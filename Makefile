@@ -3,6 +3,7 @@
 #   make test   set up if needed, run every test (what CI runs)
 # Options go through variables: make run LESSONS="01" PARAMS="SEED=1 SMOKE=True"
 #                               make run LESSONS=01 SWEEP="SEED=0,1,2" METRIC=cnn_test_acc
+#                               make bench SEEDS=5 LESSONS=01
 
 PYTHON ?= python3
 VENV   := .venv
@@ -12,8 +13,11 @@ LESSONS ?=
 PARAMS  ?=
 SWEEP   ?=
 METRIC  ?=
-BATCH_ARGS = $(if $(LESSONS),--lessons $(LESSONS)) $(if $(PARAMS),--params "$(PARAMS)") \
-             $(if $(SWEEP),--sweep "$(SWEEP)") $(if $(METRIC),--metric $(METRIC))
+SEEDS   ?=
+STUDENT ?=
+LESSON_ARGS = $(if $(LESSONS),--lessons $(LESSONS))
+BATCH_ARGS = $(LESSON_ARGS) $(if $(PARAMS),--params "$(PARAMS)") \
+             $(if $(SWEEP),--sweep "$(SWEEP)") $(if $(METRIC),--metric $(METRIC)) $(if $(STUDENT),--student)
 
 .PHONY: help setup lab run test bench sync student slides clean
 
@@ -22,7 +26,7 @@ help:
 	@echo "make lab      open the lessons in JupyterLab"
 	@echo "make run      run every lesson in batch -> build/report.md (LESSONS=, PARAMS=, SWEEP=, METRIC=)"
 	@echo "make test     unit tests + every lesson under nbval + pairing checks + student copies + browser test"
-	@echo "make bench    run-time table per lesson -> build/bench.md, runtimes.json, README table"
+	@echo "make bench    run times per lesson -> build/bench.md, runtimes.json, README table (SEEDS=5: milestone evidence over seeds 0..4)"
 	@echo "make sync     sync lessons/*.py <-> lessons/*.ipynb with jupytext (backups in build/sync-backup/)"
 	@echo "make student  student copies without solutions -> student/ (never overwritten)"
 	@echo "make slides   offline reveal.js decks from the executed lessons -> build/slides/"
@@ -49,7 +53,7 @@ test: setup
 	$(PY) -m pytest tests lessons --nbval-lax --nbval-cell-timeout=900 -p no:cacheprovider
 
 bench: setup
-	$(PY) -m course_utils.batch bench $(BATCH_ARGS)
+	$(PY) -m course_utils.batch bench $(LESSON_ARGS) $(if $(SEEDS),--seeds $(SEEDS))
 
 sync: setup
 	$(PY) -m course_utils.sync

@@ -31,7 +31,7 @@ class NotYet(AssertionError):
 
 
 def _ok(message: str) -> None:
-    print("✅ " + message)
+    print("✓ " + message)
 
 
 def check(condition: bool, fail_message: str, ok_message: str = "Correct!", hint: str | None = None) -> None:
@@ -86,7 +86,12 @@ def check_close(actual: Any, expected: Any, name: str, atol: float = 1e-6, rtol:
 
 def check_shape(tensor: Any, shape: tuple, name: str, hint: str | None = None) -> None:
     """Pass if ``tensor.shape`` equals ``shape`` (``None`` in ``shape`` matches any size)."""
-    got = tuple(getattr(tensor, "shape", ()))
+    if tensor is None:
+        raise NotYet(f"{name} is None: the TODO has not been filled in yet." + (f"\nHint: {hint}" if hint else ""))
+    if not hasattr(tensor, "shape"):
+        raise NotYet(f"{name} should be a tensor with a shape, got {type(tensor).__name__} ({tensor!r:.80})."
+                     + (f"\nHint: {hint}" if hint else ""))
+    got = tuple(tensor.shape)
     ok = len(got) == len(shape) and all(s is None or s == g for s, g in zip(shape, got))
     if not ok:
         raise NotYet(f"{name} has shape {got}, expected {tuple(shape)}." + (f"\nHint: {hint}" if hint else ""))
@@ -135,11 +140,11 @@ def assert_milestones(smoke: bool = False, expected: list[str] | None = None) ->
     for name, rec in _MILESTONES.items():
         status = "met" if rec["met"] else "MISSED"
         lines.append(
-            f"{'✅' if rec['met'] else '❌'} {name}: {rec['value']:.4g} {rec['op']} {rec['target']:.4g} "
+            f"{'✓' if rec['met'] else '✗'} {name}: {rec['value']:.4g} {rec['op']} {rec['target']:.4g} "
             f"-> {status} by {abs(rec['margin']):.4g}"
         )
     for name in missing:
-        lines.append(f"❌ {name}: never recorded")
+        lines.append(f"✗ {name}: never recorded")
     print("\n".join(lines) if lines else "(no milestones recorded)")
     if smoke:
         print("SMOKE run: milestones are reported, not asserted.")

@@ -11,13 +11,14 @@ import json
 import re
 from pathlib import Path
 
-__all__ = ["REPO", "LESSONS_DIR", "RUNTIMES_FILE", "PLAN_FILE", "REQUIRED_KEYS", "catalogue", "lesson", "plan",
+__all__ = ["REPO", "LESSONS_DIR", "RUNTIMES_FILE", "README_FILE", "PLAN_FILE", "REQUIRED_KEYS", "catalogue", "lesson", "plan",
            "course_map", "runtimes", "show_card", "year_span"]
 
 REPO = Path(__file__).resolve().parent.parent
 LESSONS_DIR = REPO / "lessons"
 #: Measured run times, written by ``make bench`` and committed.
 RUNTIMES_FILE = REPO / "runtimes.json"
+README_FILE = REPO / "README.md"
 #: The plan of every lesson, written or not: number, year, track, title, idea, data, milestone, papers.
 PLAN_FILE = LESSONS_DIR / "plan.toml"
 REQUIRED_KEYS = ("number", "year", "track", "title", "idea", "papers")

@@ -100,7 +100,7 @@ def image_grid(images, titles: Sequence[str] | None = None, ncols: int = 8, titl
     n = len(arr)
     ncols = max(1, min(ncols, n))
     nrows = (n + ncols - 1) // ncols
-    fig, axes = plt.subplots(nrows, ncols, figsize=(1.3 * ncols, 1.3 * nrows + (0.4 if title else 0)), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.3 * ncols, 1.5 * nrows + (0.4 if title else 0)), squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i >= n:

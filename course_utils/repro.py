@@ -56,12 +56,19 @@ def pick_device(device: str = "auto") -> torch.device:
 
 
 def set_threads(n: int | None = None) -> int:
-    """Set PyTorch's intra-op CPU threads (default: the ``COURSE_THREADS`` variable or all cores).
+    """Set PyTorch's intra-op CPU threads: ``n``, else the ``COURSE_THREADS`` variable, else 1.
 
-    Returns the number of threads in use.
+    One thread is the course default, from measurements of lesson 01 on a 2-core machine
+    (README, "Threads"): two threads were about 30 % faster on an idle machine, but two kernels
+    with two threads each on two cores slowed each other down more than four times over, while
+    two one-thread kernels side by side lost about 6 %. Returns the number of threads in use.
     """
     if n is None:
-        n = int(os.environ.get("COURSE_THREADS", "0")) or (os.cpu_count() or 1)
+        text = os.environ.get("COURSE_THREADS", "").strip()
+        try:
+            n = int(text) if text else 1
+        except ValueError:
+            raise ValueError(f"COURSE_THREADS must be a whole number of threads, got {text!r}") from None
     if n < 1:
         raise ValueError(f"thread count must be >= 1, got {n}")
     torch.set_num_threads(n)

@@ -24,7 +24,11 @@ __all__ = ["student_notebook", "make_student_copies"]
 NOTE = (
     "> **Student copy.** The solutions were removed. Fill in each `TODO`, then run the "
     "`check` cell below it. A check that fails explains why; the rest of the notebook "
-    "runs whether or not you solved an exercise."
+    "runs whether or not you solved an exercise.\n>\n"
+    "> **Running it in batch.** Papermill runs every cell of this copy, then exits with status 1 "
+    "while an exercise is still open: that is expected, and the failed check cells say which. "
+    "`make run STUDENT=1` (or `python -m course_utils.batch run --student`) runs the copies in "
+    "`student/` and lists the open exercises of each."
 )
 
 

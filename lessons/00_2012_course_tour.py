@@ -6,20 +6,38 @@
 #     number: '00'
 #     papers:
 #     - authors: Ross Taylor (Atlas ML / Papers With Code)
-#       note: December 2018; this URL is the KDnuggets repost of the Atlas ML blog post
-#       title: 'State of Deep Learning and Major Advances: H2 2018 Review'
-#       url: https://www.kdnuggets.com/2018/12/deep-learning-major-advances-review.html
+#       note: 'first published on the Atlas ML blog on 30 November 2018; reposted by
+#         KDnuggets on 13 December 2018 as ''State of Deep Learning and Major Advances:
+#         H2 2018 Review'' (https://www.kdnuggets.com/2018/12/deep-learning-major-advances-review.html)'
+#       title: 'State of Deep Learning: H2 2018 Review'
+#       url: https://medium.com/atlas-ml/state-of-deep-learning-h2-2018-review-cc3e490f1679
 #       year: 2018
 #     - authors: Jeff Dean, David Patterson, Cliff Young
-#       note: IEEE Micro; Taylor credits the papers-vs-Moore's-law comparison to it
+#       note: IEEE Micro 38(2), 21-29; Taylor credits the papers-vs-Moore's-law comparison
+#         to it
 #       title: 'A New Golden Age in Computer Architecture: Empowering the Machine-Learning
 #         Revolution'
 #       url: https://doi.org/10.1109/MM.2018.112130030
+#       year: 2018
+#     - authors: Yoav Shoham, Raymond Perrault, Erik Brynjolfsson, Jack Clark, James
+#         Manyika, Juan Carlos Niebles, Terah Lyons, John Etchemendy, Barbara Grosz,
+#         Zoe Bauer
+#       note: 'arXiv section (p. 12): AI papers on arXiv per year by primary category;
+#         the yearly totals used here are as quoted by Metaculus question 3028 (https://ai.metaculus.com/questions/3028/how-many-ai-papers-will-be-published-on-arxiv-in-the-calendar-year-2019/)'
+#       title: The AI Index 2018 Annual Report
+#       url: http://cdn.aiindex.org/2018/AI%20Index%202018%20Annual%20Report.pdf
 #       year: 2018
 #     - authors: Lex Fridman (MIT 6.S094)
 #       note: lecture, January 2019; slides and course at deeplearning.mit.edu
 #       title: Deep Learning State of the Art (2019)
 #       url: https://www.youtube.com/watch?v=53YvP6gdD7U
+#       year: 2019
+#     - authors: paulpanwang
+#       note: CSDN blog post, 27 February 2019, a summary of Fridman's lecture 'Deep
+#         Learning State of the Art (2019)'; called 'the 2019 CV/NLP review' in this
+#         course
+#       title: "\u6DF1\u5EA6\u5B66\u4E60\u9886\u57DF\u6700\u65B0\u7684\u6280\u672F\uFF08\
+#         CV\u3001NLP\uFF09"
 #       year: 2019
 #     - authors: Denny Britz
 #       note: blog post, July 2020; later retitled 'Deep Learning ideas that have stood
@@ -48,12 +66,19 @@
 #
 # **Sources for this lesson**
 #
-# * Ross Taylor (Atlas ML / Papers With Code), *State of Deep Learning and Major Advances: H2 2018 Review*,
-#   December 2018 ([KDnuggets repost](https://www.kdnuggets.com/2018/12/deep-learning-major-advances-review.html)).
+# * Ross Taylor (Atlas ML / Papers With Code), *State of Deep Learning: H2 2018 Review*, 30 November 2018
+#   ([Atlas ML blog](https://medium.com/atlas-ml/state-of-deep-learning-h2-2018-review-cc3e490f1679);
+#   reposted on 13 December 2018 as *State of Deep Learning and Major Advances: H2 2018 Review*,
+#   [KDnuggets](https://www.kdnuggets.com/2018/12/deep-learning-major-advances-review.html)).
 # * Jeff Dean, David Patterson & Cliff Young, *A New Golden Age in Computer Architecture: Empowering the
 #   Machine-Learning Revolution*, IEEE Micro, 2018, [doi:10.1109/MM.2018.112130030](https://doi.org/10.1109/MM.2018.112130030).
+# * Yoav Shoham, Raymond Perrault, Erik Brynjolfsson, Jack Clark, James Manyika, Juan Carlos Niebles, Terah Lyons,
+#   John Etchemendy, Barbara Grosz & Zoe Bauer, *The AI Index 2018 Annual Report*, Stanford, December 2018
+#   ([PDF](http://cdn.aiindex.org/2018/AI%20Index%202018%20Annual%20Report.pdf)): yearly counts of AI papers on arXiv.
 # * Lex Fridman, MIT 6.S094, *Deep Learning State of the Art (2019)*, January 2019
 #   ([lecture video](https://www.youtube.com/watch?v=53YvP6gdD7U)).
+# * paulpanwang, 《深度学习领域最新的技术（CV、NLP）》 ("The latest techniques in deep learning (CV, NLP)"),
+#   CSDN blog post, 27 February 2019: a summary of Fridman's lecture. This course calls it "the 2019 CV/NLP review".
 # * Denny Britz, *Deep Learning's Most Important Ideas: A Brief Historical Review*, 2020
 #   ([blog post](https://dennybritz.com/blog/deep-learning-most-important-ideas/)).
 #
@@ -80,7 +105,7 @@
 # 5. see the headline numbers asserted as **milestones** at the end;
 # 6. do at least two exercises, each with an automatic check that explains a wrong answer.
 #
-# ## Who it is for
+# ## What changed: a course you can run, teach and batch
 #
 # * **Students** open a lesson in JupyterLab, run every cell, move the sliders, do the exercises.
 # * **Teachers** teach one lesson per session. They hand out copies without solutions, show slides
@@ -89,8 +114,9 @@
 #   sweep a seed, and collect the metrics into a report.
 #
 # This tour has a bit for each of them. It also plays by the rules of every lesson: a parameters cell,
-# widgets, exercises and milestones. The milestones here check two sentences from the sources with
-# arithmetic.
+# widgets, exercises and milestones. Its milestones check the sources with arithmetic: do the cited
+# growth rates agree with each other, and do they mean faster doubling than Moore's law? Real yearly
+# counts of papers then show how much that answer depends on the years you look at.
 
 # %% [markdown]
 # ## 中文导读
@@ -99,16 +125,22 @@
 #
 # 1. **这门课是什么？** 从 2012 年的 AlexNet 到 2020 年的 GPT-3 和 SimCLR，每节课用一个 Jupyter 笔记本讲一个经受住时间考验的思想：
 #    先讲故事（论文之前的问题、关键思想、之后的影响），再在笔记本里从零实现，与 PyTorch 等库的实现做数值对比，
-#    最后在双核 CPU 上离线复现论文的主要结论，并用"里程碑"断言自动检验。
+#    最后在双核 CPU 上离线复现论文的主要结论，并用"里程碑"断言自动检验。全课共 24 节（00–23），
+#    计划写在 `lessons/plan.toml` 里；课程地图由 `lessons.course_map()` 自动合并已完成和计划中的课程画出。
+#    每节课必须包含哪些部分，见 `CONTRIBUTING.md`。
 # 2. **怎么用？** 学生用 `make lab` 打开课程，逐格运行并完成练习；教师用 `make student` 生成不含答案的学生版，
 #    用 `make slides` 生成可离线放映的幻灯片，用 `make bench` 得到每节课的运行时间；批量运行者用 papermill
 #    或 `make run` 修改 `parameters` 单元里的参数（`SEED`、`DEVICE`、`SMOKE` 以及各课自己的参数），
-#    并从执行后的笔记本中读回记录的指标。
-# 3. **这个领域发展有多快？** 据 Ross Taylor（Papers With Code）2018 年底的统计，机器学习论文每月约 2,200 篇，
-#    自 2018 年 7 月起每月增长约 3.5%，约合每年 50%；2019 年预计约 30,000 篇；此前五年的 6 万多篇论文中只有约 12% 公开了代码。
-#    按每月 3.5% 计算，论文数量约 20 个月翻一番，比摩尔定律（这里取每两年翻一番，约每年 41%）还快。
+#    并从执行后的笔记本中读回记录的指标（练习 3 会亲手做一遍）。
+# 3. **这个领域发展有多快？** 据 Ross Taylor（Papers With Code）2018 年 11 月 30 日的文章，机器学习论文每月约 2,200 篇，
+#    自 2018 年 7 月起每月增长约 3.5%，约合每年 50%；2019 年预计约 30,000 篇；此前五年的 6 万多篇论文中约 12% 公开了代码，
+#    最近六个月约 15%（七分之一）。按每月 3.5% 计算，论文数量约 20 个月翻一番，比摩尔定律（这里取每两年翻一番，约每年 41%）还快。
+#    本课还用真实数据检验：斯坦福 AI Index 2018 报告统计的 arXiv 上每年的 AI 论文数（2012–2017）。
+#    从 2012 年算起约 26 个月翻一番，与摩尔定律相当；最近三年（2015–2017）约 19 个月翻一番，比摩尔定律快。
 #
-# 本课用课程元数据自动画出全部课程的时间轴（已完成的和计划中的），并用两个里程碑验证上面这些数字是否自洽。
+# 本课用两个里程碑检验这些数字：月增长率与年增长率是否一致；按引用的增长率，论文翻倍是否快于 24 个月。
+# 真实的 arXiv 论文数则说明：增长速度取决于选取哪几年，因此只作为指标记录，不作为里程碑断言。
+# 注：Papers With Code 网站已于 2025 年 7 月停止运营，网址现在转到 Hugging Face 的论文页面（https://huggingface.co/papers）。
 
 # %%
 # Imports. The course's plumbing lives in the `course_utils` package of this repository.
@@ -285,64 +317,23 @@ display(Markdown("\n".join(rows)))
 # %% [markdown]
 # ## The map: every lesson on the 2012–2020 timeline
 #
-# The map below is drawn from the metadata record of each lesson notebook (`lessons.catalogue()`): its
-# number, year span, track and title. Nobody types the map by hand, so a new lesson appears on it as
-# soon as its notebook is in `lessons/`.
-#
-# The course design (`COURSE_DESIGN.md` §4) plans more lessons than exist today. The cell below keeps
-# that plan **as data, marked planned**. The map draws a planned lesson hatched and grey-labelled
-# until its notebook exists; from then on the notebook's own record wins.
+# The plan of the whole course lives in the repository, in `lessons/plan.toml`: one entry per lesson,
+# written or not, with its year span, track, title, papers and the milestone it must meet.
+# `lessons.course_map()` merges that plan with the metadata record of every lesson notebook in
+# `lessons/`. A written lesson's own record wins, so the map below is never typed by hand: a new
+# lesson turns from planned to written as soon as its notebook is there. The map draws a planned
+# lesson hatched, with a grey label. What a lesson must contain, cell by cell, is in `CONTRIBUTING.md`.
 
 # %%
-# PLANNED lessons, copied from COURSE_DESIGN.md §4: (number, year, track, title).
-# The tracks of planned lessons are our guess; a written lesson's own record replaces its line here.
-PLANNED = [
-    ("01", "2012", "vision", "AlexNet: ReLU, dropout, augmentation"),
-    ("02", "2014", "foundations", "Adam"),
-    ("03", "2015", "vision", "ResNet & BatchNorm"),
-    ("04", "2017-18", "foundations", "Fast & cheap training (DAWNBench, fast.ai)"),
-    ("05", "2014-18", "vision", "Semantic segmentation: FCN → DeepLab"),
-    ("06", "2017-18", "foundations", "Automating DL: NAS, AutoAugment, synthetic data"),
-    ("07", "2013-14", "language", "Word vectors & seq2seq"),
-    ("08", "2014", "language", "Attention (Bahdanau)"),
-    ("09", "2017", "language", "Transformer"),
-    ("10", "2018", "language", "Pretrain, then fine-tune: ELMo, ULMFiT, GPT"),
-    ("11", "2018", "language", "BERT"),
-    ("12", "2019-20", "language", "Bigger is different: GPT-2/3 & scaling laws"),
-    ("13", "2014", "generative", "GAN"),
-    ("14", "2015", "generative", "DCGAN"),
-    ("15", "2017-18", "generative", "Stable GANs → BigGAN"),
-    ("16", "2018-19", "generative", "StyleGAN ideas (and PG-GAN)"),
-    ("17", "2013-15", "reinforcement", "DQN"),
-    ("18", "2016-18", "reinforcement", "Policy gradients → PPO"),
-    ("19", "2016-17", "reinforcement", "AlphaGo → AlphaZero"),
-    ("20", "2020", "beyond", "Self-supervised learning: SimCLR"),
-    ("21", "2018", "beyond", "Graph networks"),
-]
-TRACK_COLORS = {  # Okabe–Ito colours, as in course_utils.plot
-    "tour": "#000000", "foundations": "#0072B2", "vision": "#E69F00", "language": "#009E73",
-    "generative": "#CC79A7", "reinforcement": "#D55E00", "beyond": "#56B4E9",
-}
+MAP = [{**r, "span": lessons.year_span(r["year"])} for r in lessons.course_map()]  # plan.toml + written lessons
+TRACK_COLORS = plot.TRACK_COLORS  # the same colours as the lesson card at the top of every lesson
 YEARS = list(range(2012, 2021))
-
-
-def course_map(written, planned):
-    """One row per lesson number: the written lesson's record if it exists, else the planned entry."""
-    rows = {r["number"]: {**r, "status": "written"} for r in written}
-    for number, year, track, title in planned:
-        rows.setdefault(number, {"number": number, "year": year, "track": track, "title": title, "status": "planned"})
-    out = sorted(rows.values(), key=lambda r: r["number"])
-    for r in out:
-        r["span"] = lessons.year_span(r["year"])
-    return out
-
-
-MAP = course_map(WRITTEN, PLANNED)
 TRACKS = [t for t in TRACK_COLORS if any(r["track"] == t for r in MAP)]
 TRACKS += sorted({r["track"] for r in MAP} - set(TRACKS))  # a new track in a lesson record still shows up
 n_written = sum(r["status"] == "written" for r in MAP)
 n_planned = len(MAP) - n_written
-print(f"{n_written} lesson(s) written, {n_planned} planned, {len(MAP)} in all; tracks: {', '.join(TRACKS)}")
+print(f"{n_written} lesson(s) written, {n_planned} planned, {len(MAP)} in all "
+      f"(numbered {MAP[0]['number']} to {MAP[-1]['number']}); tracks: {', '.join(TRACKS)}")
 record.metric("lessons_written", n_written)
 record.metric("lessons_planned", n_planned)
 
@@ -378,7 +369,7 @@ def draw_map(track="all", year=None):
     ax.set_xlabel("year (a bar covers the years of the lesson's papers)")
     ax.set_ylabel("lesson")
     what = "all tracks" if track == "all" else f"track: {track}"
-    ax.set_title(f"The course map, 2012–2020: {n_written} lesson(s) written, {n_planned} planned ({what})")
+    ax.set_title(f"Course map 2012–2020: {n_written} written, {n_planned} planned ({what})")
     handles = [Patch(color=TRACK_COLORS.get(t, "#999999"), label=t) for t in TRACKS]
     handles += [Patch(facecolor="white", edgecolor="#555555", hatch="////", label="planned (no notebook yet)")]
     fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8.5, handlelength=1.5, columnspacing=1.2)
@@ -423,7 +414,7 @@ def draw_year(year):
     ax_list.set_title(f"{year}: {len(picked)} lesson(s)", loc="left")
     for i, r in enumerate(picked):
         ax_list.text(0, 1 - 0.075 * (i + 0.5), f"{r['number']}  {r['title']}" + ("  (planned)" if r["status"] == "planned" else ""),
-                     color=TRACK_COLORS.get(r["track"], "#999999"), fontsize=9.5, transform=ax_list.transAxes,
+                     color=TRACK_COLORS.get(r["track"], "#999999"), fontsize=9, transform=ax_list.transAxes,
                      fontweight="bold" if r["status"] == "written" else "normal")
     fig.tight_layout()
     return fig
@@ -439,19 +430,20 @@ year_control = widgets.explore(draw_year, YEARS, HIGHLIGHT_YEAR, "year")
 #
 # | fact | value | source |
 # |---|---|---|
-# | ML papers per month, late 2018 | about 2,200 | Taylor, Dec 2018 |
-# | growth since July 2018 | about 3.5 % a month, "around a 50 % growth rate annually" | Taylor, Dec 2018 |
-# | new ML papers expected in 2019 | about 30,000 | Taylor, Dec 2018 |
-# | ML papers of the previous 5 years with code | about 12 % of 60,000+ | Taylor, Dec 2018 |
-# | ... of the last 6 months | about 15 % (1 in 7) | Taylor, Dec 2018 |
-# | frameworks of the implementations | the majority TensorFlow, PyTorch not far behind; MXNet, Torch and Caffe2 far smaller | Taylor, Dec 2018 |
-# | most-starred official code, H2 2018 | BERT, vid2vid, graph_nets | Taylor, Dec 2018 |
-# | most-starred community code, H2 2018 | DeOldify, a PyTorch BERT, Mask R-CNN (Keras/TensorFlow) | Taylor, Dec 2018 |
-# | papers vs Moore's law | the comparison is credited to Dean, Patterson & Young, IEEE Micro 2018 | Taylor, Dec 2018 |
+# | ML papers per month, late 2018 | about 2,200 | Taylor, Nov 2018 |
+# | growth since July 2018 | about 3.5 % a month, "around a 50 % growth rate annually" | Taylor, Nov 2018 |
+# | new ML papers expected in 2019 | about 30,000 | Taylor, Nov 2018 |
+# | ML papers of the previous 5 years with code | about 12 % of 60,000+ | Taylor, Nov 2018 |
+# | ... of the last 6 months | about 15 % (1 in 7) | Taylor, Nov 2018 |
+# | frameworks of the implementations | the majority TensorFlow, PyTorch not far behind; MXNet, Torch and Caffe2 far smaller | Taylor, Nov 2018 |
+# | most-starred official code, H2 2018 | BERT, vid2vid, graph_nets | Taylor, Nov 2018 |
+# | most-starred community code, H2 2018 | DeOldify, a PyTorch BERT, Mask R-CNN (Keras/TensorFlow) | Taylor, Nov 2018 |
+# | papers vs Moore's law | the comparison is credited to Dean, Patterson & Young, IEEE Micro 2018, which plots ML papers on arXiv per year against Moore's law | Taylor, Nov 2018 |
+# | AI papers on arXiv per year, 2012 → 2017 | 2,577 → 13,325 (six yearly totals, in the cell below) | AI Index 2018 |
 # | Moore's law, as this course uses it | ×2 every **2 years**, about 41 % a year | course convention |
 #
 # Moore's law is quoted with several doubling periods (18 months is common too). We compare with
-# **2 years**; the knob `MOORE_DOUBLING_YEARS` lets you try another.
+# **2 years**, that is 24 months; the knob `MOORE_DOUBLING_YEARS` lets you try another.
 #
 # The review gives no counts for the frameworks, so we draw no chart for them: a chart would invent
 # numbers. What it does say fits this course: PyTorch was already a close second in 2018.
@@ -518,12 +510,67 @@ record.metric("papers_2019_if_growth_held", round(growing_2019))
 # was becoming more common: 12 % over five years, 15 % in the last six months. Every lesson of this
 # course comes with its code, and you will write most of it.
 #
+# ### Real counts: AI papers on arXiv, year by year
+#
+# The 3.5 % a month is a trend over a few months. Does it hold over years? For that we need yearly
+# counts we can cite. The **AI Index 2018 report** (Shoham et al., December 2018) gives them: the
+# papers on arXiv whose main category is one of seven AI
+# categories (cs.AI, cs.CL, cs.CV, cs.LG, cs.NE, cs.RO and stat.ML), each paper counted once. We use
+# the totals as quoted by [Metaculus question 3028](https://ai.metaculus.com/questions/3028/how-many-ai-papers-will-be-published-on-arxiv-in-the-calendar-year-2019/),
+# which cites page 12 of the report.
+#
+# These counts and Taylor's 2,200 a month are not the same count: they cover other categories and other
+# years. So compare how fast they grow, not how many there are. A straight-line fit of log(count)
+# against the year gives the growth rate, and so the doubling time.
+
+# %%
+# AI papers on arXiv per year: main (primary) category cs.AI, cs.CL, cs.CV, cs.LG, cs.NE, cs.RO or stat.ML.
+# Source: The AI Index 2018 Annual Report (Shoham et al., December 2018), p. 12, data from arXiv; the yearly
+# totals as quoted by Metaculus question 3028:
+# https://ai.metaculus.com/questions/3028/how-many-ai-papers-will-be-published-on-arxiv-in-the-calendar-year-2019/
+ARXIV_AI_PAPERS = {2012: 2577, 2013: 3760, 2014: 3847, 2015: 5472, 2016: 8824, 2017: 13325}
+RECENT_YEARS = 3  # the recent trend: a fit over the last 3 years of counts (2015-2017)
+
+
+def fit_doubling_months(counts):
+    """Fit log(count) = a + b * year by least squares; return the doubling time 12 ln 2 / b in months."""
+    years = np.array(list(counts), dtype=float)
+    slope = np.polyfit(years, np.log(list(counts.values())), 1)[0]  # growth of log(count) per year
+    return 12 * math.log(2) / slope
+
+
+ARXIV_YEARS = sorted(ARXIV_AI_PAPERS)
+ARXIV_FITS = {start: fit_doubling_months({y: ARXIV_AI_PAPERS[y] for y in ARXIV_YEARS if y >= start})
+              for start in ARXIV_YEARS[:-1]}  # every window that ends in 2017
+arxiv_all = ARXIV_FITS[ARXIV_YEARS[0]]
+arxiv_recent = ARXIV_FITS[ARXIV_YEARS[-RECENT_YEARS]]
+print(f"AI papers on arXiv grew from {ARXIV_AI_PAPERS[2012]:,} in 2012 to {ARXIV_AI_PAPERS[2017]:,} in 2017, "
+      f"×{ARXIV_AI_PAPERS[2017] / ARXIV_AI_PAPERS[2012]:.1f} in five years.")
+print("Doubling time fitted from each start year to 2017 (Moore's law: "
+      f"{moore_doubling_months:.0f} months; Taylor's 3.5 % a month: {math.log(2) / math.log(1.035):.1f} months):")
+for start, months_to_double in ARXIV_FITS.items():
+    verdict = "faster than Moore's law" if months_to_double < moore_doubling_months else "slower than Moore's law"
+    print(f"  {start}-2017: ×2 every {months_to_double:4.1f} months, {verdict}")
+
+record.metric("arxiv_doubling_months_2012_2017", arxiv_all)
+record.metric("arxiv_doubling_months_recent", arxiv_recent)
+
+# %% [markdown]
+# Over all six years the counts doubled about every 26 months, and from 2013 on every 25 months: about
+# the pace of Moore's law, a little slower. Every fit that starts in 2014 or later gives 19 to 20
+# months, close to the 20 months of Taylor's 3.5 % a month, which he measured on other data. Both
+# statements are true: the growth itself sped up after 2014, the years of GANs, ResNet and the
+# Transformer. A growth rate depends on the years you fit, so always say which years you used. That is
+# also why these fits are recorded as metrics, not asserted as a milestone: choosing the window would
+# choose the verdict.
+#
 # ### Growth curves: paper counts vs Moore's law
 #
-# The plot projects the late-2018 trend forward. It is a *what if*, not data: our sources stop in 2020.
-# The y axis is logarithmic, so steady growth is a straight line and a steeper line means faster
-# doubling. The right axis turns the paper curve's growth factor into papers per month, starting from
-# about 2,200.
+# Left: the real yearly counts with two fits, and Moore's law started from the 2012 count. Right: the
+# late-2018 trend projected forward. The right panel is a *what if*, not data: our sources stop in
+# 2020. Both y axes are logarithmic, so steady growth is a straight line and a steeper line means faster
+# doubling. On the right, the second y axis turns the paper curve's growth factor into papers per
+# month, starting from about 2,200. The slider changes the monthly growth rate of the projection.
 
 # %%
 START = 2018 + 11 / 12  # December 2018, when the review counted about 2,200 papers a month
@@ -534,9 +581,34 @@ GROWTH_OPTIONS = sorted({round(float(g), 4) for g in np.arange(0.01, 0.0601, 0.0
 PAPER_CURVES = {g: (1 + g) ** months for g in GROWTH_OPTIONS}  # precomputed: the slider only redraws
 
 
+def draw_counts(ax):
+    """Left panel: the AI Index yearly counts, two log-linear fits, and Moore's law from the 2012 count."""
+    years = np.array(ARXIV_YEARS, dtype=float)
+    counts = np.array([ARXIV_AI_PAPERS[y] for y in ARXIV_YEARS], dtype=float)
+    ax.plot(years, counts, "o", color="#0072B2", ms=7, label="AI papers on arXiv (AI Index 2018)", zorder=3)
+    recent_start = ARXIV_YEARS[-RECENT_YEARS]
+    for start, style in ((ARXIV_YEARS[0], ":"), (recent_start, "-")):
+        sel = years >= start
+        b, a = np.polyfit(years[sel], np.log(counts[sel]), 1)
+        xs = np.linspace(start, years[-1], 20)
+        ax.plot(xs, np.exp(a + b * xs), style, color="#0072B2", lw=2,
+                label=f"fit {start}–{ARXIV_YEARS[-1]}: ×2 every {ARXIV_FITS[start]:.1f} months")
+    ax.plot(years, counts[0] * 2 ** ((years - years[0]) * 12 / moore_doubling_months), lw=2.5, color="#D55E00",
+            label=f"Moore's law from the 2012 count: ×2 every {moore_doubling_months:g} months")
+    ax.set_yscale("log")
+    ax.set_ylim(1500, 30000)
+    ax.set_yticks([2000, 5000, 10000, 20000], labels=["2,000", "5,000", "10,000", "20,000"])
+    ax.yaxis.set_minor_formatter(NullFormatter())
+    ax.set_xticks(ARXIV_YEARS, labels=[str(y) for y in ARXIV_YEARS])
+    ax.set_xlim(years[0] - 0.4, years[-1] + 0.4)
+    ax.set(title="Real counts, 2012–2017", xlabel="year", ylabel="AI papers on arXiv per year (log scale)")
+    ax.legend(loc="upper left", fontsize=8.5)
+
+
 def draw_growth(g):
-    """Paper counts growing `g` per month vs Moore's law, as growth factors on a log axis."""
-    fig, ax = plt.subplots(figsize=(9, 4.8))
+    """Left: the real yearly counts. Right: paper counts growing `g` per month from Dec 2018 vs Moore's law."""
+    fig, (ax_real, ax) = plt.subplots(1, 2, figsize=(14, 5.2), gridspec_kw={"width_ratios": [1, 1.15]})
+    draw_counts(ax_real)
     t2 = math.log(2) / math.log(1 + g)
     ax.plot(x_years, PAPER_CURVES[g], lw=2.5, color="#0072B2",
             label=f"ML papers: +{100 * g:.3g} % a month (×2 every {t2:.1f} months)")
@@ -561,14 +633,15 @@ def draw_growth(g):
     ax.set_ylim(0.9, top * 1.15)
     ax.set_yticks(ticks, labels=[f"×{t:,.0f}" for t in ticks])
     ax.yaxis.set_minor_formatter(NullFormatter())
-    ax.set(title=f"If the late-2018 trend held: ML papers (+{100 * g:.3g} %/month) vs Moore's law (×2 every {MOORE_DOUBLING_YEARS:g} years)",
+    ax.set(title=f"What if the late-2018 trend held? (+{100 * g:.3g} % a month)",
            xlabel="year (projection from December 2018)", ylabel="growth factor since Dec 2018 (log scale)")
     right = ax.secondary_yaxis("right", functions=(lambda f: f * PAPERS_PER_MONTH_2018, lambda p: p / PAPERS_PER_MONTH_2018))
     right.set_yticks([t * PAPERS_PER_MONTH_2018 for t in ticks], labels=[f"{t * PAPERS_PER_MONTH_2018:,.0f}" for t in ticks])
     right.yaxis.set_minor_formatter(NullFormatter())
     right.set_ylabel("ML papers a month on the paper curve")
-    ax.legend(loc="upper left", fontsize=9)
-    ax.title.set_fontsize(11)
+    ax.legend(loc="upper left", fontsize=8.5)
+    for a in (ax_real, ax):
+        a.title.set_fontsize(11)
     fig.tight_layout()
     return fig
 
@@ -576,42 +649,72 @@ def draw_growth(g):
 growth_control = widgets.explore(draw_growth, GROWTH_OPTIONS, MONTHLY_GROWTH, "monthly growth (0.035 = 3.5 %)")
 
 # %% [markdown]
-# At 3.5 % a month the paper curve pulls away from Moore's law within a year. Move the slider: below
-# about 2.9 % a month papers double more slowly than 24 months and the blue line falls under the red one.
-# The review credits this comparison to Dean, Patterson & Young, writing about computer architecture
-# for machine learning in IEEE Micro (see "Going further"). Keep the two curves apart in your head:
-# one counts papers, the other transistors. The plot compares how fast they grow, not what they measure.
+# On the left, the dotted fit over 2012–2017 runs close to Moore's law, while the solid fit over the
+# last three years is steeper. On the right, at 3.5 % a month the paper curve pulls away from Moore's
+# law within a year. Move the slider: below about 2.9 % a month papers double more slowly than 24 months
+# and the blue line falls under the red one. The review credits this comparison to Dean, Patterson &
+# Young, writing about computer architecture for machine learning in IEEE Micro (see "Going further").
+# Keep the two kinds of curve apart in your head: one counts papers, the other transistors. The plots
+# compare how fast they grow, not what they measure.
 #
 # ## Where the sources point on our map
 #
-# Each source names ideas; most of them are lessons here.
-#
-# | the source mentions | lesson |
-# |---|---|
-# | AlexNet and dropout, 2012 (Britz) | 01 |
-# | Adam, 2014 (Britz) | 02 |
-# | ResNet, 2015 (Britz) | 03 |
-# | DAWNBench and fast.ai's ImageNet in 18 minutes for about \$40 (Fridman; the 2019 CV/NLP review) | 04 |
-# | semantic segmentation from FCN (2014) through SegNet and dilated convolutions to DeepLab v1–v3+ (Fridman) | 05 |
-# | AdaNet, AutoAugment, training on synthetic data with domain randomization (Fridman); NAS (2019 review) | 06 |
-# | seq2seq with attention, 2014 (Britz) | 07, 08 |
-# | Transformer, 2017 (Britz) | 09 |
-# | ELMo, ULMFiT (2019 review); BERT and fine-tuning, 2018 (Britz, Fridman, Taylor) | 10, 11 |
-# | big language models: GPT-3 with 175 billion parameters, 2020 (Britz) | 12 |
-# | GANs 2014–15 (Britz); BigGAN with the truncation trick (Fridman; 2019 review) | 13, 14, 15 |
-# | StyleGAN: mapping network, AdaIN, coarse-to-fine styles (2019 review) | 16 |
-# | DQN on Atari, 2013 (Britz) | 17 |
-# | OpenAI's Dota 2 agents: beat Dendi 1v1 in 2017; OpenAI Five lost two 5v5 games against professionals at The International 2018 (Fridman) | 18 |
-# | AlphaZero (Fridman) | 19 |
-# | self-supervised learning, SimCLR (Britz) | 20 |
-# | graph_nets, among the most-starred official code of H2 2018 (Taylor) | 21 |
-# | vid2vid, DeOldify, Mask R-CNN, Polygon-RNN++, Tesla Autopilot hardware 2 | not yet: candidates for later lessons |
-#
-# ("The 2019 CV/NLP review" is a fifth source the course design uses without naming its author.)
-#
+# Each source names ideas; most of them are lessons here. The cell below finds each lesson on the
+# course map by its title, so the numbers stay right when the plan changes.
+
+# %%
+SOURCE_POINTERS = [  # (what the source mentions, who mentions it, how the titles of the lessons on it begin)
+    ("AlexNet and dropout, 2012", "Britz", ["AlexNet"]),
+    ("Adam, 2014", "Britz", ["Adam"]),
+    ("ResNet, 2015", "Britz", ["ResNet"]),
+    ("DAWNBench; fast.ai trains on ImageNet in 18 minutes for about $40", "Fridman; the 2019 CV/NLP review",
+     ["Fast & cheap"]),
+    ("Mask R-CNN (Keras/TensorFlow) among the most-starred community code of H2 2018", "Taylor", ["Object detection"]),
+    ("semantic segmentation from FCN (2014) through SegNet and dilated convolutions to DeepLab v1–v3+; "
+     "Polygon-RNN++ for annotation", "Fridman", ["Semantic segmentation"]),
+    ("AdaNet, AutoAugment, training on synthetic data with domain randomization; NAS",
+     "Fridman; the 2019 CV/NLP review (NAS)", ["Automating DL"]),
+    ("seq2seq with attention, 2014", "Britz", ["Word vectors", "Attention"]),
+    ("the Transformer, 2017", "Britz", ["Transformer"]),
+    ("ELMo, ULMFiT", "the 2019 CV/NLP review", ["Pretrain, then fine-tune"]),
+    ("BERT and fine-tuning, 2018", "Britz, Fridman, Taylor", ["BERT"]),
+    ("big language models: GPT-3 with 175 billion parameters, 2020", "Britz", ["Bigger is different"]),
+    ("GANs, 2014–15", "Britz", ["GAN", "DCGAN"]),
+    ("BigGAN and its truncation trick", "Fridman; the 2019 CV/NLP review", ["Stable GANs"]),
+    ("StyleGAN: mapping network, AdaIN, coarse-to-fine styles", "the 2019 CV/NLP review", ["StyleGAN"]),
+    ("vid2vid (most-starred official code of H2 2018) and DeOldify (most-starred community code)",
+     "Taylor; Fridman (vid2vid)", ["Image-to-image"]),
+    ("DQN on Atari, 2013", "Britz", ["DQN"]),
+    ("OpenAI's Dota 2 agents: beat Dendi 1v1 in 2017; OpenAI Five lost two 5v5 games against professionals "
+     "at The International 2018", "Fridman", ["Policy gradients"]),
+    ("AlphaZero", "Fridman", ["AlphaGo"]),
+    ("self-supervised learning, SimCLR", "Britz", ["Self-supervised"]),
+    ("graph_nets, among the most-starred official code of H2 2018", "Taylor", ["Graph networks"]),
+    ("Tesla Autopilot hardware 2: neural networks at scale in cars", "Fridman", []),
+]
+
+
+def lesson_titled(prefix):
+    """The one lesson on the course map whose title starts with `prefix` (a GAN is not a DCGAN)."""
+    hits = [r for r in MAP if r["title"] == prefix or r["title"].startswith(prefix + " ")
+            or r["title"].startswith(prefix + ":")]
+    if len(hits) != 1:
+        raise LookupError(f"{len(hits)} lessons on the map have a title starting with {prefix!r}: "
+                          "update SOURCE_POINTERS to the titles in lessons/plan.toml")
+    return hits[0]
+
+
+rows = ["| the source mentions | source | lesson |", "|---|---|---|"]
+for mention, source, prefixes in SOURCE_POINTERS:
+    found = [lesson_titled(p) for p in prefixes]
+    where = "; ".join(f"{r['number']} {r['title']}" + ("" if r["status"] == "written" else " (planned)") for r in found)
+    rows.append(f"| {mention.replace('$', '&#36;')} | {source} | {where or 'no lesson: a candidate for later'} |")
+display(Markdown("\n".join(rows)))
+
+# %% [markdown]
 # Britz's review also points to Rich Sutton's essay *The Bitter Lesson* (2019): in the long run, general
-# methods that make use of more computation beat clever hand-built knowledge. Keep it in mind in
-# lessons 12 and 19, and compare it with the growth curves above.
+# methods that make use of more computation beat clever hand-built knowledge. Keep it in mind in the
+# lessons on GPT-3 and AlphaZero, and compare it with the growth curves above.
 
 # %% [markdown]
 # ## Exercises
@@ -699,9 +802,14 @@ print(f"So 50 % a year is {100 * (1.5 ** (1 / 12) - 1):.2f} % a month, and the c
 # into a temporary folder, and read its metrics back with `course_utils.record.read_metrics`.
 #
 # * `papermill.execute_notebook(input_path, output_path, parameters={...}, kernel_name="python3",
-#   progress_bar=False, cwd=...)` executes a notebook and saves the result.
+#   progress_bar=False, cwd=...)` executes a notebook and saves the result at `output_path`. Return that
+#   path: the input stays as it was, without outputs. Never write into `lessons/`.
 # * The lesson is found with `lessons.LESSONS_DIR`, never with the working directory: papermill, nbval and
 #   JupyterLab each start the kernel in a different folder.
+# * The kernel that papermill starts may log a warning: "Kernel is running over TCP without encryption".
+#   Papermill started that kernel on this machine, so here it is expected. Pass
+#   `extra_arguments=["--log-level=ERROR"]` to `execute_notebook` and the kernel logs only its errors.
+#   An error inside lesson 01 still stops papermill with a `PapermillExecutionError`.
 #
 # The check runs your functions on lesson 01, unless `SMOKE` is on, `RUN_LESSON_01` is off or lesson 01
 # does not exist yet. Then it says so and checks nothing.
@@ -730,7 +838,8 @@ def run_smoke(lesson_path, seed, out_dir):
 
     out = Path(out_dir) / f"{Path(lesson_path).stem}_seed{seed}_smoke.ipynb"
     papermill.execute_notebook(str(lesson_path), str(out), parameters={"SEED": seed, "SMOKE": True},
-                               kernel_name="python3", progress_bar=False, cwd=str(out_dir))
+                               kernel_name="python3", progress_bar=False, cwd=str(out_dir),
+                               extra_arguments=["--log-level=ERROR"])  # the new kernel logs errors only
     return out
 
 
@@ -753,37 +862,78 @@ def _exercise_3_skip_reason():
     return None
 
 
+def _executed_by_papermill(path):
+    """True if the notebook at `path` was written by papermill (a committed lesson never is)."""
+    try:
+        return "papermill" in json.loads(Path(path).read_text(encoding="utf-8")).get("metadata", {})
+    except (OSError, ValueError):
+        return False
+
+
 _skip = _exercise_3_skip_reason()
 if _skip:
     print(f"Exercise 3 was not run: {_skip}. Nothing was checked.")
 else:
     from papermill.exceptions import PapermillExecutionError
 
+    _hint_run = ("out = Path(out_dir) / 'lesson01_smoke.ipynb'; papermill.execute_notebook(str(lesson_path), str(out), "
+                 "parameters={'SEED': seed, 'SMOKE': True}, kernel_name='python3', progress_bar=False); return out")
     _out_dir = Path(tempfile.mkdtemp(prefix="lesson01_"))
+    _lesson_bytes = Path(LESSON_01).read_bytes()  # to undo a run_smoke that writes its output over lesson 01
     _t0 = time.perf_counter()
     try:
         _executed = run_smoke(LESSON_01, MY_SEED, _out_dir)
         _lesson_01_failed = None
     except PapermillExecutionError as err:  # a bug in lesson 01, not in your code
         _executed, _lesson_01_failed = None, err
+    finally:
+        _overwrote = Path(LESSON_01).read_bytes() != _lesson_bytes and _executed_by_papermill(LESSON_01)
+        if _overwrote:
+            Path(LESSON_01).write_bytes(_lesson_bytes)
+    _seconds = time.perf_counter() - _t0
+    if _overwrote:
+        raise checks.NotYet(f"run_smoke wrote the executed notebook over {Path(LESSON_01).name} itself (the original "
+                            "is restored now).\nHint: write the output into out_dir, never into lessons/.")
     if _lesson_01_failed is not None:
-        print(f"⚠️  Your call worked, but lesson 01 itself stopped with {_lesson_01_failed.ename}: "
-              f"{_lesson_01_failed.evalue}\n    That is lesson 01's problem (its own test reports it); nothing checked here.")
+        print(f"Note: your call worked, but lesson 01 itself stopped with {_lesson_01_failed.ename}: "
+              f"{_lesson_01_failed.evalue}\n      That is lesson 01's problem (its own test reports it); nothing checked here.")
     else:
-        checks.check(_executed is not None and Path(_executed).is_file(),
-                     f"run_smoke returned {_executed!r}, not the path of an executed notebook.",
-                     ok_message=f"Lesson 01 ran in {time.perf_counter() - _t0:.0f} s -> {_executed}",
-                     hint="papermill.execute_notebook(str(lesson_path), str(out), parameters={'SEED': seed, "
-                          "'SMOKE': True}, kernel_name='python3', progress_bar=False), then return out.")
-        _used = json.loads(Path(_executed).read_text(encoding="utf-8"))["metadata"].get("papermill", {}).get("parameters", {})
+        if _executed is None:
+            raise checks.NotYet(f"run_smoke returned None: its TODO is not filled in yet.\nHint: {_hint_run}")
+        if not isinstance(_executed, (str, Path)):
+            raise checks.NotYet(f"run_smoke returned a {type(_executed).__name__}, expected the path of the executed "
+                                f"notebook.\nHint: {_hint_run}")
+        _executed = Path(_executed)
+        if _executed.resolve() == Path(LESSON_01).resolve():
+            raise checks.NotYet(f"run_smoke returned the path of lesson 01 itself ({_executed}), not the executed copy."
+                                "\nHint: papermill leaves its input as it is and saves the executed notebook at "
+                                "output_path: return output_path.")
+        if not _executed.is_file():
+            raise checks.NotYet(f"run_smoke returned {_executed}, but there is no file there.\nHint: return the "
+                                "output path you gave papermill.execute_notebook, after the call.")
+        _nb = json.loads(_executed.read_text(encoding="utf-8"))
+        _code = [c for c in _nb.get("cells", []) if c.get("cell_type") == "code" and "".join(c.get("source", "")).strip()]
+        _ran = sum(c.get("execution_count") is not None for c in _code)
+        _shown = sum(bool(c.get("outputs")) for c in _code)
+        checks.check(_code and _ran == len(_code) and _shown > 0 and _executed_by_papermill(_executed),
+                     f"{_executed.name} is not a notebook papermill executed: {_ran} of {len(_code)} code cells ran "
+                     f"and {_shown} have outputs.",
+                     ok_message=f"Lesson 01 ran in {_seconds:.0f} s: {_ran} code cells executed -> {_executed}",
+                     hint=_hint_run)
+        _used = _nb["metadata"]["papermill"].get("parameters", {})
         checks.check(_used.get("SEED") == MY_SEED and _used.get("SMOKE") is True,
                      f"Lesson 01 ran with parameters {_used}, expected SEED={MY_SEED} and SMOKE=True.",
                      ok_message=f"papermill injected SEED={MY_SEED}, SMOKE=True.",
                      hint="pass them as parameters={'SEED': seed, 'SMOKE': True}.")
+        _recorded = record.read_metrics(_executed)
         _metrics = metrics_of(_executed)
-        checks.check(isinstance(_metrics, dict),
-                     f"metrics_of returned {type(_metrics).__name__}, expected a dict of metric records.",
-                     ok_message=f"Read {len(_metrics) if isinstance(_metrics, dict) else 0} metric(s) back from the executed notebook.",
+        if _metrics is None:
+            raise checks.NotYet("metrics_of returned None: its TODO is not filled in yet.\n"
+                                "Hint: record.read_metrics(executed_path) does it in one call.")
+        checks.check(isinstance(_metrics, dict) and sorted(_metrics) == sorted(_recorded) and len(_recorded) > 0,
+                     f"metrics_of returned {type(_metrics).__name__} with {len(_metrics) if hasattr(_metrics, '__len__') else '?'} "
+                     f"item(s); the executed notebook records {len(_recorded)} metric(s): {', '.join(sorted(_recorded))}.",
+                     ok_message=f"Read {len(_recorded)} metric(s) back from the executed notebook.",
                      hint="record.read_metrics(executed_path) does it in one call.")
         _rows = ["| metric | value | milestone |", "|---|---|---|"]
         for _name, _rec in _metrics.items():
@@ -797,22 +947,29 @@ else:
 # %% [markdown]
 # ## Going further
 #
-# * **Papers With Code** (paperswithcode.com), the site behind Taylor's numbers: papers linked to their
-#   implementations, with leaderboards per task. When you finish a lesson, look up its paper there.
-# * The four sources above. Read Britz's review after lesson 01 and again at the end of the course.
-#   Watch Fridman's lecture after lesson 11: by then you will have built half of what it covers.
+# * **Papers With Code**, the site behind Taylor's numbers, linked papers to their code and kept
+#   leaderboards per task. It went offline in July 2025, and paperswithcode.com now forwards to Hugging
+#   Face; its old paper pages forward to the matching Hugging Face paper pages. Those pages,
+#   <https://huggingface.co/papers>, now do a similar job: an arXiv paper gets a page that links its code
+#   and lists the models and data sets that use it, and <https://huggingface.co/papers/trending> shows
+#   trending papers with their code. When you finish a lesson, look up its paper there.
+# * The sources above. Read Britz's review after lesson 01 and again at the end of the course.
+#   Watch Fridman's lecture after the BERT lesson: by then you will have built half of what it covers.
+# * The AI Index reports (Stanford) count papers, people and results every year; the 2018 report gave us
+#   the yearly arXiv counts.
 # * Dean, Patterson & Young (IEEE Micro, 2018) on computer architecture for the machine-learning era:
 #   [doi:10.1109/MM.2018.112130030](https://doi.org/10.1109/MM.2018.112130030).
 # * Rich Sutton, *The Bitter Lesson* (2019), the essay Britz ends with:
 #   <http://www.incompleteideas.net/IncIdeas/BitterLesson.html>.
-# * `CONTRIBUTING.md` in this repository: how a lesson is laid out, cell by cell, if you want to write one.
+# * In this repository: `lessons/plan.toml`, the plan of all 24 lessons with their papers and milestones,
+#   and `CONTRIBUTING.md`, how a lesson is laid out, cell by cell, if you want to write one.
 #
 # Next: **lesson 01, AlexNet (2012)**, where the story starts.
 #
 # ## Milestones
 #
-# The last cell checks this lesson's two milestones together: the monthly growth compounds to the cited
-# 50 % a year within 2 points, and paper counts double faster than Moore's law.
+# The last cell checks this lesson's two milestones together: the cited monthly growth compounds to
+# the cited 50 % a year within 2 points, and at that rate paper counts double faster than Moore's law.
 
 # %%
 checks.assert_milestones(smoke=SMOKE, expected=["annual_growth_gap_points", "paper_doubling_months"])

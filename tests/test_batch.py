@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from course_utils import batch
+from course_utils import batch, bench
 from course_utils.batch import BatchError
 
 
@@ -91,11 +91,66 @@ def test_main_refuses_misspelt_parameter_before_running(capsys):
 
 def test_update_readme_between_markers(tmp_path, monkeypatch):
     readme = tmp_path / "README.md"
-    readme.write_text(f"intro\n{batch.TABLE_START}\nSTALE-ROW\n{batch.TABLE_END}\nend\n")
-    assert batch.update_readme(readme)
+    readme.write_text(f"intro\n{bench.TABLE_START}\nSTALE-ROW\n{bench.TABLE_END}\nend\n")
+    assert bench.update_readme(readme)
     text = readme.read_text()
     assert "STALE-ROW" not in text and "| # | year | lesson |" in text and text.endswith("end\n")
-    assert not batch.update_readme(readme)
+    assert "*(planned)*" in text, "planned lessons of plan.toml appear, marked as planned"
+    assert not bench.update_readme(readme)
     readme.write_text("no markers")
     with pytest.raises(BatchError):
-        batch.update_readme(readme)
+        bench.update_readme(readme)
+
+
+def test_seed_stats_worst_and_margin():
+    s = bench.seed_stats([0.96, 0.97, 0.98], ">=", 0.95)
+    assert s["worst"] == 0.96 and abs(s["worst_margin"] - 0.01) < 1e-9 and abs(s["mean"] - 0.97) < 1e-9
+    assert abs(s["std"] - 0.01) < 1e-9  # sample standard deviation
+    low = bench.seed_stats([2.0, 3.0], "<=", 4.0)
+    assert low["worst"] == 3.0 and low["worst_margin"] == 1.0
+    assert bench.seed_stats([1.0], ">", 0.0)["std"] == 0.0
+    with pytest.raises(ValueError):
+        bench.seed_stats([], ">=", 0)
+
+
+def test_headroom_names_the_tightest_milestone():
+    ev = {"seeds": [0, 1, 2, 3, 4], "milestones": {
+        "a": bench.seed_stats([0.96, 0.97, 0.98, 0.97, 0.97], ">=", 0.95),
+        "b": bench.seed_stats([1.0] * 5, ">=", 0.5)}}
+    text = bench.headroom(ev)
+    assert "tightest: a" in text and "5 seeds" in text
+    assert bench.headroom(None) == "no multi-seed evidence"
+
+
+def test_bench_with_seeds_records_evidence(rec, tmp_path, monkeypatch):
+    monkeypatch.setattr(batch, "BUILD", tmp_path / "build")
+    monkeypatch.setattr(bench, "RUNTIMES_FILE", tmp_path / "runtimes.json")
+    monkeypatch.setattr(bench, "update_readme", lambda: False)
+    out = bench.cmd_bench([rec], seeds=2)
+    ev = out["lessons"]["98"]["evidence"]
+    assert ev["seeds"] == [0, 1] and ev["code"] == bench.code_fingerprint(rec["path"])
+    assert ev["milestones"]["steps_ok"]["values"] == [3.0, 3.0] and ev["milestones"]["steps_ok"]["worst_margin"] == 1.0
+    saved = json.loads((tmp_path / "runtimes.json").read_text())
+    assert saved["lessons"]["98"]["evidence"] == ev
+    assert (tmp_path / "build" / "seeds" / "98_2014_tiny" / "SEED=1.ipynb").exists()
+    again = bench.cmd_bench([rec], seeds=2)  # everything current: nothing re-runs, same evidence
+    assert again["lessons"]["98"]["evidence"] == ev
+
+
+def test_student_copy_in_batch_lists_open_exercises(tiny_lesson, tmp_path, monkeypatch, capsys):
+    from course_utils import student
+
+    monkeypatch.setattr(batch, "BUILD", tmp_path / "build")
+    copies = tmp_path / "student"
+    student.make_student_copies(tiny_lesson.parent, copies)
+    entries = batch.cmd_student(copies)
+    e = entries[0]
+    assert e["status"] == "open exercises" and e["error"] == ""
+    assert [x.split(":")[0] for x in e["open_exercises"]] == ["exercise 1", "exercise 2"]
+    assert "the TODO has not been filled in yet" in e["open_exercises"][0]
+    assert e["milestones"]["steps_ok"]["met"], "the copy still ran to the end"
+    out = capsys.readouterr().out
+    assert "2 exercise(s) still open" in out and "exercise 2: answer should be 42" in out
+    assert batch.main(["run", "--student", str(copies)]) == 0
+    with pytest.raises(BatchError, match="make student"):
+        batch.cmd_student(tmp_path / "nowhere")

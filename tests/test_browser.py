@@ -1,4 +1,4 @@
-"""End-to-end browser test (COURSE_DESIGN §6): a student's view of lesson 01 in JupyterLab.
+"""End-to-end browser test (README, "What `make test` checks"): a student's view of lesson 01 in JupyterLab.
 
 JupyterLab is started on 127.0.0.1 (free port, random token, a temporary root folder and
 Jupyter config/data/runtime folders, so a user's settings or kernels cannot interfere).

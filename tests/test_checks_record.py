@@ -17,7 +17,7 @@ def _clean():
 
 def test_check_passes_and_fails_with_hint(capsys):
     checks.check(True, "no")
-    assert "✅" in capsys.readouterr().out
+    assert "✓" in capsys.readouterr().out
     with pytest.raises(NotYet, match="Hint: try harder"):
         checks.check(False, "not yet", hint="try harder")
 

@@ -1,4 +1,4 @@
-"""Every lesson meets the structural part of the contract (COURSE_DESIGN §2, §3).
+"""Every lesson meets the structural part of the contract (CONTRIBUTING.md, "The lesson contract").
 
 Execution itself is checked by nbval (``make test`` runs ``pytest ... lessons --nbval-lax``).
 """

@@ -38,8 +38,13 @@ def test_set_threads_and_setup(monkeypatch, capsys):
     before = torch.get_num_threads()
     try:
         assert repro.set_threads(1) == 1
+        monkeypatch.delenv("COURSE_THREADS", raising=False)
+        assert repro.set_threads() == 1, "one thread is the course default"
         monkeypatch.setenv("COURSE_THREADS", "2")
         assert repro.set_threads() == 2
+        monkeypatch.setenv("COURSE_THREADS", "two")
+        with pytest.raises(ValueError, match="COURSE_THREADS"):
+            repro.set_threads()
         with pytest.raises(ValueError):
             repro.set_threads(0)
         dev = repro.setup(0, "cpu", threads=1)

@@ -41,6 +41,10 @@ def test_check_shape():
     checks.check_shape(torch.zeros(2, 3), (2, None), "t")
     with pytest.raises(NotYet, match=r"shape \(2, 3\), expected \(3, 2\)"):
         checks.check_shape(torch.zeros(2, 3), (3, 2), "t")
+    with pytest.raises(NotYet, match="t is None: the TODO has not been filled in yet"):
+        checks.check_shape(None, (2, 3), "t")
+    with pytest.raises(NotYet, match="should be a tensor"):
+        checks.check_shape([1, 2], (2,), "t")
 
 
 def test_milestones_report_margins_and_assert_at_the_end(capsys):

@@ -64,15 +64,14 @@ def test_the_repository_refers_to_nothing_outside_it():
     tracked = subprocess.run(["git", "ls-files"], cwd=lessons.REPO, capture_output=True, text=True).stdout.split()
     if not tracked:
         pytest.skip("not a git checkout")
-    outside = re.compile(r"\.\./shared|COURSE_DESIGN|LESSON_REVIEW\.md")
+    # written in pieces, so that this file does not match itself
+    outside = re.compile("|".join([r"\.\./" + "shared", "COURSE_" + "DESIGN", "LESSON_" + r"REVIEW\.md"]))
     bad = []
     for rel in tracked:
         path = lessons.REPO / rel
         if path.suffix in (".png", ".jpg", ".ico") or not path.is_file() or rel == "package-lock.json":
             continue
         text = path.read_text(encoding="utf-8", errors="ignore")
-        if rel == "tests/test_milestone_evidence.py":
-            text = text.replace('r"\\.\\./shared|COURSE_DESIGN|LESSON_REVIEW\\.md"', "")
         for i, line in enumerate(text.splitlines(), 1):
             if outside.search(line):
                 bad.append(f"{rel}:{i}: {line.strip()[:100]}")

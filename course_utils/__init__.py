@@ -10,7 +10,8 @@ Small modules, imported explicitly (no star imports):
 * ``checks``  exercise checks and milestones
 * ``record``  metrics recorded inside the executed notebook
 * ``lessons`` the lesson catalogue from notebook metadata
-* ``batch``   the papermill runner behind ``make run`` and ``make bench``
+* ``batch``   the papermill runner behind ``make run`` (``report``: its reports)
+* ``bench``   ``make bench``: run times and the multi-seed milestone evidence
 * ``student`` / ``slides`` student copies and offline slide decks
 
 The ideas themselves live in the lessons, never here.

@@ -18,11 +18,9 @@ Parameter names a lesson does not declare are refused before anything runs
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import hashlib
 import json
 import os
-import platform
 import re
 import shlex
 import subprocess
@@ -32,8 +30,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import record
-from .lessons import LESSONS_DIR, REPO, RUNTIMES_FILE, catalogue
+from . import record, report
+from .lessons import LESSONS_DIR, REPO, catalogue
 
 __all__ = [
     "BatchError",
@@ -44,7 +42,6 @@ __all__ = [
     "check_parameters",
     "select_lessons",
     "run_lesson",
-    "write_report",
     "main",
 ]
 
@@ -161,7 +158,7 @@ def _rel(path: Path) -> str:
 def _sources_fingerprint(notebook: Path) -> str:
     """Hash of the lesson and of course_utils: a bench result is current while this is unchanged."""
     h = hashlib.sha256(Path(notebook).read_bytes())
-    runner_side = {"batch.py", "bench.py", "export.py", "slides.py", "student.py", "sync.py"}  # lessons never import these
+    runner_side = {"batch.py", "bench.py", "report.py", "export.py", "slides.py", "student.py", "sync.py"}  # lessons never import these
     for f in sorted((REPO / "course_utils").glob("*.py")):
         if f.name not in runner_side:
             h.update(f.read_bytes())
@@ -294,67 +291,6 @@ def run_lesson(rec: dict, params: dict[str, Any], out_path: Path, html: bool = T
     return entry
 
 
-def _describe(entry: dict) -> str:
-    ms = entry.get("milestones", {})
-    parts = [f"{n} {m['value']:.4g} ({'met' if m['met'] else 'MISSED'} by {abs(m['margin']):.3g})" for n, m in ms.items()]
-    return "; ".join(parts) if parts else "-"
-
-
-# --------------------------------------------------------------------------- reports
-
-
-def _machine() -> dict:
-    import torch
-
-    return {
-        "cpus": os.cpu_count(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "cuda": torch.cuda.is_available(),
-        "platform": platform.platform(),
-    }
-
-
-def write_report(entries: list[dict], build: Path | None = None, extra_md: str = "") -> tuple[Path, Path]:
-    """Write ``report.json`` and ``report.md`` into ``build``; merge with earlier entries of other lessons.
-
-    An earlier report's entries are kept for lessons that were not run this time, so
-    ``make run LESSONS=01`` does not forget lesson 00.
-    """
-    build = BUILD if build is None else build
-    build.mkdir(parents=True, exist_ok=True)
-    jpath, mpath = build / "report.json", build / "report.md"
-    previous: dict[str, dict] = {}
-    if jpath.exists():
-        try:
-            previous = {e["number"]: e for e in json.loads(jpath.read_text())["lessons"]}
-        except (ValueError, KeyError, TypeError):
-            previous = {}
-    for e in entries:
-        previous[e["number"]] = e
-    merged = [previous[k] for k in sorted(previous)]
-    report = {"generated": dt.datetime.now().isoformat(timespec="seconds"), "machine": _machine(), "lessons": merged}
-    jpath.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    lines = [
-        "# Course run report",
-        "",
-        f"Generated {report['generated']} on {report['machine']['cpus']} CPU(s), Python {report['machine']['python']}, "
-        f"torch {report['machine']['torch']}, CUDA {'yes' if report['machine']['cuda'] else 'no'}.",
-        "",
-        "| lesson | status | wall time (s) | peak memory (MB) | parameters | milestones | other metrics |",
-        "|---|---|---:|---:|---|---|---|",
-    ]
-    for e in merged:
-        params = ", ".join(f"{k}={v!r}" for k, v in e["params"].items()) or "defaults"
-        other = ", ".join(f"{k}={v['value']:.4g}" if isinstance(v["value"], (int, float)) else f"{k}={v['value']}"
-                          for k, v in e.get("metrics", {}).items()) or "-"
-        status = e["status"] + (f" ({e['error']})" if e.get("error") else "")
-        lines.append(f"| {e['number']} {e['title']} | {status} | {e['seconds']:.1f} | {e['peak_rss_mb']:.0f} | "
-                     f"{params} | {_describe(e)} | {other} |")
-    mpath.write_text("\n".join(lines) + "\n" + extra_md, encoding="utf-8")
-    return jpath, mpath
-
-
 def _sweep(rec: dict, base: dict, name: str, values: list, metric: str | None, html: bool) -> tuple[list[dict], str]:
     folder = BUILD / "sweeps" / rec["slug"]
     entries = []
@@ -364,43 +300,11 @@ def _sweep(rec: dict, base: dict, name: str, values: list, metric: str | None, h
         e = run_lesson(rec, params, folder / f"{name}={v}.ipynb", html=html)
         print(f"    {e['status']} in {e['seconds']:.1f} s", flush=True)
         entries.append(e)
-    names = sorted({k for e in entries for k in list(e["milestones"]) + list(e["metrics"])})
-    metric = metric or next(iter(entries[0]["milestones"]), None) or (names[0] if names else None)
-    if metric and metric not in names:
-        raise BatchError(f"metric {metric!r} was not recorded; recorded: {', '.join(names)}")
-
-    def value(e):
-        m = e["milestones"].get(metric) or e["metrics"].get(metric)
-        return m["value"] if m else None
-
-    md = [f"\n## Sweep of {name} for lesson {rec['number']} ({rec['title']})", "",
-          f"| {name} | status | {metric} | wall time (s) |", "|---|---|---:|---:|"]
-    for v, e in zip(values, entries):
-        val = value(e)
-        md.append(f"| {v!r} | {e['status']} | {'-' if val is None else f'{val:.4g}'} | {e['seconds']:.1f} |")
-    if metric:
-        import matplotlib
-
-        matplotlib.use("agg")
-        import matplotlib.pyplot as plt
-
-        from .plot import use_style
-
-        use_style()
-        fig, ax = plt.subplots()
-        xs = [str(v) for v in values]
-        ys = [value(e) for e in entries]
-        ax.plot(xs, [float("nan") if y is None else y for y in ys], marker="o")
-        ax.set(title=f"Lesson {rec['number']}: {metric} vs {name}", xlabel=name, ylabel=metric)
-        png = BUILD / f"sweep_{rec['number']}_{name}.png"
-        fig.savefig(png, bbox_inches="tight")
-        plt.close(fig)
-        md += ["", f"![{metric} vs {name}]({png.name})"]
-        table = {"lesson": rec["number"], "parameter": name, "metric": metric,
-                 "runs": [{"value": v, "status": e["status"], metric: value(e), "seconds": e["seconds"]} for v, e in zip(values, entries)]}
-        (BUILD / f"sweep_{rec['number']}_{name}.json").write_text(json.dumps(table, indent=2) + "\n")
-        print(f"Sweep table and plot: build/report.md, {_rel(png)}")
-    return entries, "\n".join(md) + "\n"
+    try:
+        md = report.sweep_table(rec, name, values, entries, metric, BUILD)
+    except ValueError as exc:
+        raise BatchError(str(exc)) from None
+    return entries, md
 
 
 def cmd_student(copies_dir: Path, wanted: list[str] | None = None) -> list[dict]:
@@ -435,7 +339,7 @@ def cmd_run(lessons: list[dict], params: dict, sweep, metric, html: bool) -> lis
         if len(lessons) != 1:
             raise BatchError("a sweep runs one lesson: give exactly one with --lessons")
         entries, md = _sweep(lessons[0], params, sweep[0], sweep[1], metric, html)
-        write_report([], extra_md=md)  # the sweep's own table; build/sweep_*.json has every run
+        report.write_report([], BUILD, extra_md=md)  # the sweep's own table; build/sweep_*.json has every run
         return entries
     entries = []
     for i, rec in enumerate(lessons, 1):
@@ -443,11 +347,11 @@ def cmd_run(lessons: list[dict], params: dict, sweep, metric, html: bool) -> lis
         out = BUILD / f"{rec['slug']}{suffix}.ipynb"
         print(f"[{i}/{len(lessons)}] {rec['slug']} {params or ''} ...", flush=True)
         e = run_lesson(rec, params, out, html=html)
-        print(f"    {e['status']} in {e['seconds']:.1f} s, peak {e['peak_rss_mb']:.0f} MB; {_describe(e)}"
+        print(f"    {e['status']} in {e['seconds']:.1f} s, peak {e['peak_rss_mb']:.0f} MB; {report.describe(e)}"
               + (f"\n    error: {e['error']}" if e["error"] else "")
               + "".join(f"\n    still open: {x}" for x in e["open_exercises"]), flush=True)
         entries.append(e)
-    _, mpath = write_report(entries)
+    _, mpath = report.write_report(entries, BUILD)
     print(f"Report: {_rel(mpath)} and {_rel(mpath.with_suffix('.json'))}")
     return entries
 

@@ -20,7 +20,7 @@ import json
 import statistics
 from pathlib import Path
 
-from . import batch
+from . import batch, report
 from .lessons import README_FILE, RUNTIMES_FILE, catalogue, course_map, runtimes
 
 __all__ = ["TABLE_START", "TABLE_END", "code_fingerprint", "seed_stats", "cmd_bench", "lesson_map", "update_readme"]
@@ -74,7 +74,7 @@ def _seed_runs(rec: dict, seeds: int, force: bool) -> dict[int, dict]:
         if force or not e or e.get("fingerprint") != fingerprint:
             print(f"[seed {seed}/{seeds - 1}] {rec['slug']} SEED={seed} ...", flush=True)
             e = batch.run_lesson(rec, {"SEED": seed}, batch.BUILD / "seeds" / rec["slug"] / f"SEED={seed}.ipynb", html=False)
-            print(f"    {e['status']} in {e['seconds']:.1f} s; {batch._describe(e)}", flush=True)
+            print(f"    {e['status']} in {e['seconds']:.1f} s; {report.describe(e)}", flush=True)
             mine[str(seed)] = e
             cache_file.parent.mkdir(parents=True, exist_ok=True)
             cache_file.write_text(json.dumps(cache, indent=1) + "\n")
@@ -117,10 +117,10 @@ def cmd_bench(lessons: list[dict], force: bool = False, seeds: int = 1) -> dict:
         print("Reusing current results of build/report.json for lesson(s) " + ", ".join(fresh))
     if stale:
         batch.cmd_run(stale, {}, None, None, html=True)
-    report = json.loads((batch.BUILD / "report.json").read_text())
-    by_number = {e["number"]: e for e in report["lessons"]}
+    latest = json.loads((batch.BUILD / "report.json").read_text())
+    by_number = {e["number"]: e for e in latest["lessons"]}
     saved = json.loads(RUNTIMES_FILE.read_text()) if RUNTIMES_FILE.exists() else {"lessons": {}}
-    bench = {"measured": report["generated"], "machine": report["machine"], "lessons": {}}
+    bench = {"measured": latest["generated"], "machine": latest["machine"], "lessons": {}}
     for rec in lessons:
         e = by_number.get(rec["number"])
         if e is None:

@@ -51,14 +51,15 @@ def seed_stats(values: list[float], op: str, target: float) -> dict:
         raise ValueError("seed_stats needs at least one value")
     lower_is_worse = op in (">=", ">")
     worst = min(values) if lower_is_worse else max(values)
+    r = lambda x: float(f"{x:.6g}")  # noqa: E731  (six significant digits: 2e-7 must not round to 0)
     return {
-        "values": [round(v, 6) for v in values],
+        "values": [r(v) for v in values],
         "op": op,
         "target": target,
-        "mean": round(statistics.fmean(values), 6),
-        "std": round(statistics.stdev(values), 6) if len(values) > 1 else 0.0,
-        "worst": round(worst, 6),
-        "worst_margin": round(worst - target if lower_is_worse else target - worst, 6),
+        "mean": r(statistics.fmean(values)),
+        "std": r(statistics.stdev(values)) if len(values) > 1 else 0.0,
+        "worst": r(worst),
+        "worst_margin": r(worst - target if lower_is_worse else target - worst),
     }
 
 

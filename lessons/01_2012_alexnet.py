@@ -90,7 +90,7 @@
 #
 # Our "AlexNet" has about 20 thousand parameters instead of 60 million and trains for seconds instead of
 # days. Some findings hold at both scales: convolutions beat a fully connected net by far, and in a deep
-# network without normalisation ReLU reaches the paper's 25 % training error while tanh is still stuck. Others change with scale:
+# network without normalisation ReLU reaches the paper's 25 % training error while most tanh networks are still near chance. Others change with scale:
 # dropout and augmentation fight overfitting, which was *the* problem of a 60-million-parameter net; our
 # small CNN barely overfits, so we show them where they matter here, on a big fully connected net. We
 # report what we measure, including where an effect is small.
@@ -114,7 +114,7 @@
 # 并与 PyTorch 的实现做数值对比；然后比较卷积网络和全连接网络（MLP）、在没有归一化的深层网络里 ReLU 和 tanh
 # 的训练速度、Dropout 和平移增强对过拟合的作用，最后把第一层卷积核画出来。
 # 在这么小的规模上：卷积网络远胜 MLP；在没有归一化的 10 层卷积网络里，ReLU 在几百步内就达到 25% 的训练误差，
-# 而 tanh 网络在同样的步数里仍停留在随机猜测的水平（我们用激活值饱和与梯度大小解释原因）；
+# 而大多数 tanh 网络在同样的步数里仍接近随机猜测的水平（我们用激活值饱和与梯度大小解释原因）；
 # Dropout 和平移增强都提高了 MLP 的测试准确率（平移增强的作用大得多），而我们的小卷积网络本来就几乎不过拟合。
 # 所有数字都来自本课的运行结果。
 
@@ -143,14 +143,15 @@ import torch.nn.functional as F
 SEED = 0  # random seed (0 .. 2**32-1): the same seed gives the same numbers on the same machine
 DEVICE = "auto"  # "auto" | "cpu" | "cuda" | "mps"; "auto" uses a GPU when there is one
 SMOKE = False  # True: tiny data and a few steps, every code path in seconds; milestones reported, not asserted
-EPOCHS = 10  # epochs for the MLP and the main CNN (1 .. 100)
+EPOCHS = 12  # epochs for the MLP and the main CNN (1 .. 100)
 BATCH_SIZE = 32  # minibatch size (8 .. 512)
-LR = 0.02  # learning rate of SGD with momentum, in (0, 1]
+LR = 0.02  # learning rate of SGD with momentum for the MLPs, in (0, 1]
+CNN_LR = 0.01  # learning rate of SGD with momentum for the CNNs, in (0, 1]
 MOMENTUM = 0.9  # SGD momentum, in [0, 1); the paper used 0.9
 WEIGHT_DECAY = 5e-4  # L2 weight decay; the paper used 5e-4 (0 .. 0.01)
 DROPOUT = 0.25  # dropout rate of the MLPs (experiments 1 and 3), in [0, 1); AlexNet used 0.5
 MAX_SHIFT = 3  # augmentation: random translations of up to this many pixels each way (0 .. 8)
-N_SEEDS = 3  # ReLU vs tanh: runs per activation; their median is compared (1 .. 9)
+N_SEEDS = 5  # ReLU vs tanh: runs per activation; their median is compared (1 .. 9)
 RACE_DEPTH = 10  # ReLU vs tanh: conv layers of the plain race network (2 .. 16)
 RACE_LR = 0.005  # ReLU vs tanh: the learning rate both networks share, in (0, 1]
 TARGET_ERROR = 0.25  # ReLU vs tanh: training error to reach; the paper's figure 1 used 25 % (0.05 .. 0.85)
@@ -164,6 +165,7 @@ P = params.validate(
     EPOCHS=params.Int(min=1, max=100),
     BATCH_SIZE=params.Int(min=8, max=512),
     LR=params.Float(min=0.0, max=1.0, min_inclusive=False),
+    CNN_LR=params.Float(min=0.0, max=1.0, min_inclusive=False),
     MOMENTUM=params.Float(min=0.0, max=1.0, max_inclusive=False),
     WEIGHT_DECAY=params.Float(min=0.0, max=0.01),
     DROPOUT=params.Float(min=0.0, max=1.0, max_inclusive=False),
@@ -175,8 +177,8 @@ P = params.validate(
     MAX_STEPS=params.Int(min=50, max=20000),
     ABLATION_EPOCHS=params.Int(min=1, max=200),
 )
-LR, MOMENTUM, WEIGHT_DECAY, DROPOUT, TARGET_ERROR, RACE_LR = (
-    P[k] for k in ("LR", "MOMENTUM", "WEIGHT_DECAY", "DROPOUT", "TARGET_ERROR", "RACE_LR"))  # ints become floats
+LR, CNN_LR, MOMENTUM, WEIGHT_DECAY, DROPOUT, TARGET_ERROR, RACE_LR = (
+    P[k] for k in ("LR", "CNN_LR", "MOMENTUM", "WEIGHT_DECAY", "DROPOUT", "TARGET_ERROR", "RACE_LR"))  # ints become floats
 device = repro.setup(SEED, DEVICE)  # one CPU thread unless COURSE_THREADS says otherwise (README, "Threads")
 plot.use_style()
 T_START = time.perf_counter()
@@ -647,7 +649,8 @@ def train(model, x, y, epochs, seed, lr=LR, max_shift=0, batch_size=BATCH_SIZE, 
 # differs. The MLP must learn "a 3 at the top left" and "a 3 at the bottom right" separately. The CNN
 # learns one set of filters that works everywhere. The MLP gets dropout (`DROPOUT`) on its big hidden
 # layers, as AlexNet's fully connected layers did; the CNN's classifier has only 32 inputs and gets none
-# (experiment 3 shows where dropout pays).
+# (experiment 3 shows where dropout pays). Each network uses the learning rate that suits it (`LR` for
+# the MLP, `CNN_LR` for the CNN), as the paper tuned its own.
 
 # %%
 EPOCHS_RUN = 1 if SMOKE else EPOCHS
@@ -659,7 +662,7 @@ t_mlp = time.perf_counter() - t0
 t0 = time.perf_counter()
 torch.manual_seed(SEED)
 cnn = alexnet_mini(ReLU, p_drop=0.0).to(device)
-hist_cnn = train(cnn, x_train, y_train, EPOCHS_RUN, SEED, max_shift=MAX_SHIFT, x_eval=x_test, y_eval=y_test)
+hist_cnn = train(cnn, x_train, y_train, EPOCHS_RUN, SEED, lr=CNN_LR, max_shift=MAX_SHIFT, x_eval=x_test, y_eval=y_test)
 t_cnn = time.perf_counter() - t0
 mlp_acc, cnn_acc = hist_mlp["test_acc"][-1], hist_cnn["test_acc"][-1]
 print(f"MLP: test accuracy {mlp_acc:.3f} ({n_params(mlp_model):,} parameters, {t_mlp:.1f} s)")
@@ -686,7 +689,7 @@ record.metric("cnn_train_seconds", round(t_cnn, 1), unit="s")
 # stroke is a stroke wherever it is" into the network, so it need not be learned from data; the global
 # max pool makes the answer depend much less on where the digit is. The MLP has to learn every digit at every
 # position separately, from a few examples each, and after the same number of epochs it is far behind,
-# even on its own training images. (The dips in the CNN's curve are the price of a fairly large
+# even on its own training images. (Small dips in the CNN's curve are the price of a fairly large
 # learning rate; the last quarter of the epochs, at a tenth of it, settles them.)
 #
 # What does the CNN still get wrong? Some held-out digits, with the true label and the CNN's guess:
@@ -917,9 +920,9 @@ ax.set(title=f"ReLU vs tanh, {RACE_DEPTH}-layer plain CNN, SGD + momentum, no no
 ax.legend(loc="lower left", fontsize=9)
 plt.show()
 
-checks.milestone("relu_error_gap", tanh_end - relu_end, 0.20, ">=",
+checks.milestone("relu_error_gap", tanh_end - relu_end, 0.30, ">=",
                  note=f"median training error after {RACE_STEPS} steps, tanh minus ReLU, {N_SEEDS} seeds, "
-                      f"{RACE_DEPTH}-layer plain CNN (0.20 = 20 points)")
+                      f"{RACE_DEPTH}-layer plain CNN (0.30 = 30 points)")
 record.metric("relu_speedup", tanh_med / relu_med, note="median steps to target, tanh / ReLU; a lower bound if tanh never got there")
 record.metric("relu_median_steps", relu_med)
 record.metric("tanh_median_steps", tanh_med)
@@ -930,7 +933,7 @@ record.metric("tanh_median_steps", tanh_med)
 # Saturation should leave two marks. Many tanh units should sit on the flat part of the curve, where
 # `|z| > 2` and the slope `1 - tanh(z)²` is below 0.071. And since every such unit passes back only a
 # fraction of the gradient, the gradient should shrink on its way back to the first layers. We measure
-# both on 256 training images, for a fresh tanh network and for the trained networks of the first seed.
+# both on 256 training images, for a fresh tanh network and for every trained network of the race.
 
 # %%
 def inside(model, x, y):
@@ -951,40 +954,47 @@ def inside(model, x, y):
 x_probe, y_probe = x_train[:256], y_train[:256]
 torch.manual_seed(race_seeds[0])
 flat_init, grad_init = inside(plain_cnn(nn.Tanh).to(device), x_probe, y_probe)
-flat_tanh, grad_tanh_end = inside(race["tanh"][0][3], x_probe, y_probe)
-_, grad_relu_end = inside(race["ReLU"][0][3], x_probe, y_probe)
-layers_axis = np.arange(1, RACE_DEPTH + 1)
-print("layer:                       " + " ".join(f"{i:6d}" for i in layers_axis))
-print("tanh |z| > 2, at init:       " + " ".join(f"{v:6.1%}" for v in flat_init))
-print("tanh |z| > 2, after training:" + " ".join(f"{v:6.1%}" for v in flat_tanh))
-print(f"first-layer gradient norm at the end: ReLU {grad_relu_end[0]:.2g}, tanh {grad_tanh_end[0]:.2g} "
-      f"(tanh at init: {grad_init[0]:.2g}); ReLU's is {grad_relu_end[0] / grad_tanh_end[0]:,.0f} times tanh's")
+looks = {name: [inside(r[3], x_probe, y_probe) for r in race[name]] for name in race}
+print(f"{'network':22s} {'error at end':>12s} {'most saturated layer':>21s} {'first-layer gradient':>21s}")
+print(f"{'tanh, at init':22s} {'':>12s} {flat_init.max():21.1%} {grad_init[0]:21.2g}")
+for name in race:
+    for seed, r, (flat, grad) in zip(race_seeds, race[name], looks[name]):
+        sat = f"{flat.max():21.1%}" if name == "tanh" else f"{'-':>21s}"
+        print(f"{name + ', seed ' + str(seed):22s} {r[1][-1]:12.2f} {sat} {grad[0]:21.2g}")
+grad_ratio = np.median([g[0] for _, g in looks["ReLU"]]) / np.median([g[0] for _, g in looks["tanh"]])
+print(f"median first-layer gradient: ReLU's is {grad_ratio:,.1f} times tanh's")
 
+layers_axis = np.arange(1, RACE_DEPTH + 1)
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
-axes[0].plot(layers_axis, flat_init, "o--", color=plot.COLORS[1], alpha=0.6, label="tanh, at initialisation")
-axes[0].plot(layers_axis, flat_tanh, "o-", color=plot.COLORS[1], label=f"tanh, after {race['tanh'][0][0][-1]} steps")
+axes[0].plot(layers_axis, flat_init, "o--", color="0.5", label="tanh, at initialisation")
+for k, ((flat, _), r) in enumerate(zip(looks["tanh"], race["tanh"])):
+    axes[0].plot(layers_axis, flat, "o-", color=plot.COLORS[1], alpha=1 - 0.15 * k,
+                 label=f"tanh, seed {race_seeds[k]}, after training (error {r[1][-1]:.2f})")
 axes[0].set(title="Saturated tanh units: |z| > 2, slope < 0.071", xlabel="conv layer (1 = next to the input)",
             ylabel="fraction of pre-activations", ylim=(0, None))
-axes[0].legend()
-axes[1].semilogy(layers_axis, grad_relu_end, "o-", color=plot.COLORS[0], label="ReLU, after training")
-axes[1].semilogy(layers_axis, grad_tanh_end, "o-", color=plot.COLORS[1], label="tanh, after training")
-axes[1].semilogy(layers_axis, grad_init, "o--", color=plot.COLORS[1], alpha=0.6, label="tanh, at initialisation")
+axes[0].legend(fontsize=8)
+for name, color in [("ReLU", plot.COLORS[0]), ("tanh", plot.COLORS[1])]:
+    for k, (_, grad) in enumerate(looks[name]):
+        axes[1].semilogy(layers_axis, grad, "o-", color=color, alpha=0.8, label=f"{name}, after training" if k == 0 else None)
+axes[1].semilogy(layers_axis, grad_init, "o--", color="0.5", label="tanh, at initialisation")
 axes[1].set(title="Gradient norm of each layer's weights", xlabel="conv layer (1 = next to the input)",
             ylabel="‖∂loss/∂W‖ (log scale)")
-axes[1].legend()
+axes[1].legend(fontsize=8)
 fig.tight_layout()
 plt.show()
-record.metric("tanh_saturated_max_layer", float(flat_tanh.max()))
-record.metric("first_layer_grad_relu_over_tanh", float(grad_relu_end[0] / grad_tanh_end[0]))
+record.metric("tanh_saturated_max_layer", float(max(f.max() for f, _ in looks["tanh"])))
+record.metric("first_layer_grad_relu_over_tanh", float(grad_ratio))
 
 # %% [markdown]
 # At initialisation few tanh units are saturated: the Xavier gain was chosen for that. Training pushes
-# the deeper layers onto the flat parts of the curve, and the gradient that reaches the first layers
-# becomes far smaller than the ReLU network's (the ratio is printed above). Layers near the input then barely
-# learn, and the error stays high. A ReLU unit has slope 1 whenever it is active, however large its input,
-# so its gradient does not fade this way. ReLU has its own failure: a unit that is never active is "dead"
-# and passes no gradient at all. Raise `RACE_LR` to 0.01 and on some seeds a whole ReLU network can die
-# early (its first-layer gradient is then exactly 0), which is one reason this race uses a small rate.
+# some layers onto the flat parts of the curve (compare each tanh row with the first), and the gradient
+# that reaches the first layer ends up smaller than in the ReLU networks (compare the medians printed
+# below the table). By how much varies a lot from
+# run to run (the table): a tanh run that has started to learn keeps more of its gradient. A ReLU unit
+# has slope 1 whenever it is active, however large its input, so its gradient does not fade this way.
+# ReLU has its own failure: a unit that is never active is "dead" and passes no gradient at all. Raise
+# `RACE_LR` to 0.01 and on some seeds a whole ReLU network can die early (its first-layer gradient is
+# then exactly 0), which is one reason this race uses a small rate.
 #
 # So ReLU's lead is not a law of nature: it shows where tanh units saturate before the network has
 # learned much, in deep, un-normalised networks on a task that is hard at first (finding a small digit
@@ -1079,7 +1089,7 @@ ablation[("mlp", 0.0, MAX_SHIFT)] = train(mlp(0.0).to(device), x_small, y_small,
 for shift in (0, MAX_SHIFT):
     torch.manual_seed(SEED)
     ablation[("cnn", 0.0, shift)] = train(alexnet_mini(ReLU, 0.0).to(device), x_small, y_small, EPOCHS_RUN, SEED,
-                                          max_shift=shift, x_eval=x_test, y_eval=y_test)
+                                          lr=CNN_LR, max_shift=shift, x_eval=x_test, y_eval=y_test)
 print(f"({time.perf_counter() - t0:.1f} s)")
 print(f"{'small training set':28s} {'train':>6s} {'test':>6s} {'gap':>6s}")
 for label, key in [("MLP", ("mlp", 0.0, 0)), (f"MLP + translations ±{MAX_SHIFT}", ("mlp", 0.0, MAX_SHIFT)),
@@ -1111,8 +1121,8 @@ record.metric("augment_gain_cnn", aug_gain_cnn)
 
 # %% [markdown]
 # Translations transform the MLP: its test accuracy roughly doubles, and the gap between train and test
-# shrinks a lot, because it now sees every digit at many positions. The CNN changes by about a point
-# either way, which is within the noise of one run. Its convolutions and global max pool already make it
+# shrinks a lot, because it now sees every digit at many positions. The CNN's test accuracy changes by
+# two points or less (printed above), not always upward. Its convolutions and global max pool already make it
 # almost blind to position, so shifted copies teach it little it did not know; they mostly make each
 # epoch harder, which is why its training accuracy drops.
 #
@@ -1279,7 +1289,7 @@ checks.check_close(dropout_2012(_x, 0.5, False), _avg, "test-time output vs aver
 #   Simple Way to Prevent Neural Networks from Overfitting*, JMLR 15, 2014
 #   ([jmlr.org/papers/v15/srivastava14a](https://jmlr.org/papers/v15/srivastava14a.html)).
 # * **Try it bigger.** Run this lesson with more epochs or seeds, e.g.
-#   `papermill lessons/01_2012_alexnet.ipynb out.ipynb -p EPOCHS 20 -p N_SEEDS 5`, or on a GPU
+#   `papermill lessons/01_2012_alexnet.ipynb out.ipynb -p EPOCHS 20 -p N_SEEDS 9`, or on a GPU
 #   (`DEVICE="auto"` picks it up). Next lesson: **02, Adam (2014)**, a better optimiser than the SGD used here.
 #
 # ## Milestones

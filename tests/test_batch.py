@@ -109,6 +109,8 @@ def test_seed_stats_worst_and_margin():
     low = bench.seed_stats([2.0, 3.0], "<=", 4.0)
     assert low["worst"] == 3.0 and low["worst_margin"] == 1.0
     assert bench.seed_stats([1.0], ">", 0.0)["std"] == 0.0
+    tiny = bench.seed_stats([2.0e-7, 2.4e-7], "<=", 1e-6)
+    assert tiny["worst"] == 2.4e-7 and tiny["values"] == [2.0e-7, 2.4e-7], "small values keep their digits"
     with pytest.raises(ValueError):
         bench.seed_stats([], ">=", 0)
 

@@ -832,16 +832,9 @@ def train_logreg(make, lrs, n_steps=N_LR_STEPS, decay=True, every=10, watch_step
     return out
 
 
-makers = {
-    "SGD": lambda ps, lr: SGD(ps, lr=lr),
-    "momentum": lambda ps, lr: Momentum(ps, lr=lr, momentum=0.9),
-    "RMSProp": lambda ps, lr: RMSProp(ps, lr=lr),
-    "Adam": lambda ps, lr: Adam(ps, lr=lr),
-    "AMSGrad": lambda ps, lr: AMSGrad(ps, lr=lr),
-}
 t0 = time.perf_counter()
 logreg = {}
-for name, make in makers.items():
+for name, make in runners.items():  # the same five optimizers as in the Rosenbrock race
     out = train_logreg(make, LR_GRID)
     final = np.nan_to_num(out["loss"][-1], nan=np.inf)
     k = int(np.argmin(final))

@@ -42,6 +42,9 @@ __all__ = [
     "check_parameters",
     "select_lessons",
     "run_lesson",
+    "open_exercises",
+    "cmd_run",
+    "cmd_student",
     "main",
 ]
 

@@ -23,7 +23,8 @@ from pathlib import Path
 from . import batch, report
 from .lessons import README_FILE, RUNTIMES_FILE, catalogue, course_map, runtimes
 
-__all__ = ["TABLE_START", "TABLE_END", "code_fingerprint", "seed_stats", "cmd_bench", "lesson_map", "update_readme"]
+__all__ = ["TABLE_START", "TABLE_END", "code_fingerprint", "seed_stats", "headroom", "cmd_bench", "lesson_map",
+           "update_readme"]
 
 TABLE_START = "<!-- runtime-table:start (written by make bench) -->"
 TABLE_END = "<!-- runtime-table:end -->"

@@ -3,7 +3,7 @@
 #   make test   set up if needed, run every test (what CI runs)
 # Options go through variables: make run LESSONS="01" PARAMS="SEED=1 SMOKE=True"
 #                               make run LESSONS=01 SWEEP="SEED=0,1,2" METRIC=cnn_test_acc
-#                               make bench SEEDS=5 LESSONS=01
+#                               make bench SEEDS=5 LESSONS=01 JOBS=2
 
 PYTHON ?= python3
 VENV   := .venv
@@ -15,16 +15,17 @@ SWEEP   ?=
 METRIC  ?=
 SEEDS   ?=
 STUDENT ?=
+JOBS    ?=
 LESSON_ARGS = $(if $(LESSONS),--lessons $(LESSONS))
 BATCH_ARGS = $(LESSON_ARGS) $(if $(PARAMS),--params "$(PARAMS)") \
-             $(if $(SWEEP),--sweep "$(SWEEP)") $(if $(METRIC),--metric $(METRIC)) $(if $(STUDENT),--student)
+             $(if $(SWEEP),--sweep "$(SWEEP)") $(if $(METRIC),--metric $(METRIC)) $(if $(STUDENT),--student) $(if $(JOBS),--jobs $(JOBS))
 
 .PHONY: help setup lab run test bench sync student slides clean
 
 help:
 	@echo "make setup    create .venv, install the course and its tools, register the kernel"
 	@echo "make lab      open the lessons in JupyterLab"
-	@echo "make run      run every lesson in batch -> build/report.md (LESSONS=, PARAMS=, SWEEP=, METRIC=)"
+	@echo "make run      run every lesson in batch -> build/report.md (LESSONS=, PARAMS=, SWEEP=, METRIC=, JOBS=2: two kernels at once)"
 	@echo "make test     unit tests + every lesson under nbval + pairing checks + student copies + browser test"
 	@echo "make bench    run times per lesson -> build/bench.md, runtimes.json, README table (SEEDS=5: milestone evidence over seeds 0..4)"
 	@echo "make sync     sync lessons/*.py <-> lessons/*.ipynb with jupytext (backups in build/sync-backup/)"
@@ -53,7 +54,7 @@ test: setup
 	$(PY) -m pytest tests lessons --nbval-lax --nbval-cell-timeout=900 -p no:cacheprovider
 
 bench: setup
-	$(PY) -m course_utils.batch bench $(LESSON_ARGS) $(if $(SEEDS),--seeds $(SEEDS))
+	$(PY) -m course_utils.batch bench $(LESSON_ARGS) $(if $(SEEDS),--seeds $(SEEDS)) $(if $(JOBS),--jobs $(JOBS))
 
 sync: setup
 	$(PY) -m course_utils.sync

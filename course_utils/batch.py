@@ -10,6 +10,7 @@ and the status. Exits non-zero if any lesson fails.
     python -m course_utils.batch run --lessons 01 -p SEED 1 -p SMOKE True
     python -m course_utils.batch run --lessons 01 --sweep "SEED=0,1,2" --metric cnn_test_acc
     python -m course_utils.batch bench --seeds 5                   # run times + 5-seed evidence (bench.py)
+    python -m course_utils.batch run --jobs 2                      # two kernels at once (one per core)
 
 Parameter names a lesson does not declare are refused before anything runs
 (papermill itself would only warn).
@@ -30,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import record, report
+from . import pool, record, report
 from .lessons import LESSONS_DIR, REPO, catalogue
 
 __all__ = [
@@ -294,15 +295,13 @@ def run_lesson(rec: dict, params: dict[str, Any], out_path: Path, html: bool = T
     return entry
 
 
-def _sweep(rec: dict, base: dict, name: str, values: list, metric: str | None, html: bool) -> tuple[list[dict], str]:
+def _sweep(rec: dict, base: dict, name: str, values: list, metric: str | None, html: bool,
+           jobs: int = 1) -> tuple[list[dict], str]:
     folder = BUILD / "sweeps" / rec["slug"]
-    entries = []
-    for i, v in enumerate(values, 1):
-        params = {**base, name: v}
-        print(f"[sweep {i}/{len(values)}] {rec['slug']} {name}={v!r} ...", flush=True)
-        e = run_lesson(rec, params, folder / f"{name}={v}.ipynb", html=html)
-        print(f"    {e['status']} in {e['seconds']:.1f} s", flush=True)
-        entries.append(e)
+    tasks = [(f"[sweep {i}/{len(values)}] {rec['slug']} {name}={v!r}",
+              lambda v=v: run_lesson(rec, {**base, name: v}, folder / f"{name}={v}.ipynb", html=html))
+             for i, v in enumerate(values, 1)]
+    entries = pool.run_all(tasks, jobs, lambda i, label, e: print(f"    {label}: {e['status']} in {e['seconds']:.1f} s", flush=True))
     try:
         md = report.sweep_table(rec, name, values, entries, metric, BUILD)
     except ValueError as exc:
@@ -332,8 +331,8 @@ def cmd_student(copies_dir: Path, wanted: list[str] | None = None) -> list[dict]
     return entries
 
 
-def cmd_run(lessons: list[dict], params: dict, sweep, metric, html: bool) -> list[dict]:
-    """Run lessons (or a sweep of one lesson) and write the report; return the entries."""
+def cmd_run(lessons: list[dict], params: dict, sweep, metric, html: bool, jobs: int = 1) -> list[dict]:
+    """Run lessons (or a sweep of one lesson), ``jobs`` kernels at a time; write the report; return the entries."""
     for rec in lessons:  # refuse bad names before anything runs
         check_parameters(Path(rec["path"]), params)
         if sweep:
@@ -341,19 +340,23 @@ def cmd_run(lessons: list[dict], params: dict, sweep, metric, html: bool) -> lis
     if sweep:
         if len(lessons) != 1:
             raise BatchError("a sweep runs one lesson: give exactly one with --lessons")
-        entries, md = _sweep(lessons[0], params, sweep[0], sweep[1], metric, html)
+        entries, md = _sweep(lessons[0], params, sweep[0], sweep[1], metric, html, jobs)
         report.write_report([], BUILD, extra_md=md)  # the sweep's own table; build/sweep_*.json has every run
         return entries
-    entries = []
-    for i, rec in enumerate(lessons, 1):
-        suffix = "".join(f"__{k}={v}" for k, v in params.items())
-        out = BUILD / f"{rec['slug']}{suffix}.ipynb"
-        print(f"[{i}/{len(lessons)}] {rec['slug']} {params or ''} ...", flush=True)
-        e = run_lesson(rec, params, out, html=html)
-        print(f"    {e['status']} in {e['seconds']:.1f} s, peak {e['peak_rss_mb']:.0f} MB; {report.describe(e)}"
+    suffix = "".join(f"__{k}={v}" for k, v in params.items())
+    tasks = [(f"[{i}/{len(lessons)}] {rec['slug']} {params or ''}",
+              lambda rec=rec: run_lesson(rec, params, BUILD / f"{rec['slug']}{suffix}.ipynb", html=html))
+             for i, rec in enumerate(lessons, 1)]
+
+    def done(i: int, label: str, e: dict) -> None:
+        print(f"    {e['slug']}: {e['status']} in {e['seconds']:.1f} s, peak {e['peak_rss_mb']:.0f} MB; {report.describe(e)}"
               + (f"\n    error: {e['error']}" if e["error"] else "")
               + "".join(f"\n    still open: {x}" for x in e["open_exercises"]), flush=True)
-        entries.append(e)
+
+    start = time.perf_counter()
+    entries = pool.run_all(tasks, jobs, done)
+    if jobs > 1:
+        print(f"{len(entries)} run(s) with {jobs} jobs in {time.perf_counter() - start:.1f} s of wall time", flush=True)
     _, mpath = report.write_report(entries, BUILD)
     print(f"Report: {_rel(mpath)} and {_rel(mpath.with_suffix('.json'))}")
     return entries
@@ -383,6 +386,8 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--seeds", type=int, default=1,
                            help="run each lesson with SEED 0..N-1 and record every milestone's spread (default 1)")
             p.add_argument("--force", action="store_true", help="re-run even lessons with current results")
+        p.add_argument("--jobs", type=int, default=1,
+                       help="kernels at once (default 1); bench times its default runs one at a time and runs the extra seeds in parallel")
     sub.add_parser("readme", help="refresh the README lesson map from metadata and runtimes.json")
     args = parser.parse_args(argv)
     try:
@@ -397,11 +402,11 @@ def main(argv: list[str] | None = None) -> int:
             return 1 if broken else 0
         lessons = select_lessons(args.lessons)
         if args.command == "bench":
-            bench.cmd_bench(lessons, force=args.force, seeds=args.seeds)
+            bench.cmd_bench(lessons, force=args.force, seeds=args.seeds, jobs=args.jobs)
             return 0
         params = parse_params(args.params, args.param)
         sweep = parse_sweep(args.sweep)
-        entries = cmd_run(lessons, params, sweep, args.metric, html=not args.no_html)
+        entries = cmd_run(lessons, params, sweep, args.metric, html=not args.no_html, jobs=args.jobs)
     except BatchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -74,10 +74,10 @@ def test_cmd_run_report_and_sweep(rec, tmp_path, monkeypatch):
     assert report["lessons"][0]["number"] == "98" and report["machine"]["cpus"] >= 1
     md = (tmp_path / "build" / "report.md").read_text()
     assert "| 98 A tiny test lesson | passed |" in md and "steps_ok 3 (met by 1)" in md
-    entries = batch.cmd_run([rec], {}, ("STEPS", [2, 5]), "total", html=False)
-    assert [e["metrics"]["total"]["value"] for e in entries] == [1, 10]
+    entries = batch.cmd_run([rec], {}, ("STEPS", [2, 5, 3]), "total", html=False, jobs=2)  # two kernels at once
+    assert [e["metrics"]["total"]["value"] for e in entries] == [1, 10, 3], "results keep the sweep's order"
     sweep = json.loads((tmp_path / "build" / "sweep_98_STEPS.json").read_text())
-    assert [r["total"] for r in sweep["runs"]] == [1, 10]
+    assert [r["total"] for r in sweep["runs"]] == [1, 10, 3]
     assert (tmp_path / "build" / "sweep_98_STEPS.png").stat().st_size > 1000
     assert "Sweep of STEPS" in (tmp_path / "build" / "report.md").read_text()
     with pytest.raises(BatchError, match="does not declare"):

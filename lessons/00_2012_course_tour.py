@@ -141,6 +141,8 @@
 # 本课用两个里程碑检验这些数字：月增长率与年增长率是否一致；按引用的增长率，论文翻倍是否快于 24 个月。
 # 真实的 arXiv 论文数则说明：增长速度取决于选取哪几年，因此只作为指标记录，不作为里程碑断言。
 # 注：Papers With Code 网站已于 2025 年 7 月停止运营，网址现在转到 Hugging Face 的论文页面（https://huggingface.co/papers）。
+#
+# 术语表（英中对照）：[GLOSSARY.md](../GLOSSARY.md)。
 
 # %%
 # Imports. The course's plumbing lives in the `course_utils` package of this repository.

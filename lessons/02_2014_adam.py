@@ -149,6 +149,8 @@
 # 在 scikit-learn 的手写数字上复现论文 6.1 节的逻辑回归实验（每种方法的学习率都在同一网格上调过）；
 # 展示去掉偏差校正后最初几步会发生什么；最后复现 Reddi 等人的反例，并说明在默认 β 下 Adam 在这个
 # 问题上是正常的。所有数字都来自本课的运行结果。
+#
+# 术语表（英中对照）：[GLOSSARY.md](../GLOSSARY.md)。
 
 # %%
 # Imports. The course's plumbing (data, plots, checks) lives in the `course_utils` package of this

@@ -37,10 +37,11 @@ setup: $(STAMP)
 
 # Re-runs only when the dependency lists change. torch comes from the range in
 # pyproject.toml, which the local CPU wheel satisfies (see README, "Using a GPU").
-$(STAMP): pyproject.toml package.json package-lock.json
+$(STAMP): pyproject.toml package.json package-lock.json lab/overrides.json
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev]"
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (DL course)" >/dev/null
+	mkdir -p $(VENV)/share/jupyter/lab/settings && cp lab/overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
 	npm ci --silent --no-audit --no-fund
 	touch $(STAMP)
 

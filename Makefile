@@ -49,22 +49,22 @@ lab: setup
 	$(VENV)/bin/jupyter lab lessons/
 
 run: setup
-	$(PY) -m course_utils.batch run $(BATCH_ARGS)
+	$(PY) -m course_utils.tools.batch run $(BATCH_ARGS)
 
 test: setup
 	$(PY) -m pytest tests lessons --nbval-lax --nbval-cell-timeout=900 -p no:cacheprovider
 
 bench: setup
-	$(PY) -m course_utils.batch bench $(LESSON_ARGS) $(if $(SEEDS),--seeds $(SEEDS)) $(if $(JOBS),--jobs $(JOBS))
+	$(PY) -m course_utils.tools.batch bench $(LESSON_ARGS) $(if $(SEEDS),--seeds $(SEEDS)) $(if $(JOBS),--jobs $(JOBS))
 
 sync: setup
-	$(PY) -m course_utils.sync
+	$(PY) -m course_utils.tools.sync
 
 student: setup
-	$(PY) -m course_utils.student
+	$(PY) -m course_utils.tools.student
 
 slides: setup
-	$(PY) -m course_utils.slides
+	$(PY) -m course_utils.tools.slides
 
 clean:
 	rm -rf build/

@@ -10,9 +10,7 @@ Small modules, imported explicitly (no star imports):
 * ``checks``  exercise checks and milestones
 * ``record``  metrics recorded inside the executed notebook
 * ``lessons`` the lesson catalogue from notebook metadata
-* ``batch``   the papermill runner behind ``make run`` (``report``: its reports)
-* ``bench``   ``make bench``: run times and the multi-seed milestone evidence
-* ``student`` / ``slides`` student copies and offline slide decks
+* ``tools``   what runs and publishes the lessons (batch runs, bench, student copies, sync, slides); lessons never import it
 
 The ideas themselves live in the lessons, never here.
 """

@@ -147,7 +147,7 @@ def show_card(number: str, lessons_dir: Path | str | None = None):
                                 + [r["track"] for r in rows]))
     handles = [Line2D([], [], color=TRACK_COLORS.get(t, "#999999"), lw=4.5, label=t) for t in tracks]
     handles.append(Line2D([], [], color="#999999", lw=4.5, alpha=0.35, label="planned"))
-    handles.append(Line2D([], [], color="#555555", lw=9, label="this lesson"))
+    handles.append(Line2D([], [], color=TRACK_COLORS.get(me["track"], "#999999"), lw=9, label="this lesson (bold)"))
     fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=7.5, frameon=False,
                handlelength=1.6, handletextpad=0.7, columnspacing=1.4)
     fig.tight_layout(rect=(0, 0.35 / fig.get_figheight(), 1, 1))

@@ -217,8 +217,8 @@ plt.show()
 # works without `make`:
 #
 # ```bash
-# python -m course_utils.batch run --lessons 01 --params "SEED=1"
-# python -m course_utils.batch run --lessons 01 --sweep "SEED=0,1,2" --metric cnn_test_acc
+# python -m course_utils.tools.batch run --lessons 01 --params "SEED=1"
+# python -m course_utils.tools.batch run --lessons 01 --sweep "SEED=0,1,2" --metric cnn_test_acc
 # ```
 #
 # Or call papermill yourself, one lesson at a time:
@@ -262,7 +262,7 @@ plt.show()
 WRITTEN = lessons.catalogue()  # every NN_YYYY_slug.ipynb in lessons/, from its metadata record
 try:
     # The batch runner's own reader (papermill's view): {name: {"default", "help", ...}}.
-    from course_utils.batch import declared_parameters
+    from course_utils.tools.batch import declared_parameters
 
     # This lesson's parameters cell in full: name, default, and the comment that documents it.
     mine = declared_parameters(lessons.LESSONS_DIR / "00_2012_course_tour.ipynb")

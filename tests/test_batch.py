@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from course_utils import batch, bench
-from course_utils.batch import BatchError
+from course_utils.tools import batch, bench
+from course_utils.tools.batch import BatchError
 
 
 def test_parse_value_like_papermill():
@@ -140,7 +140,7 @@ def test_bench_with_seeds_records_evidence(rec, tmp_path, monkeypatch):
 
 
 def test_student_copy_in_batch_lists_open_exercises(tiny_lesson, tmp_path, monkeypatch, capsys):
-    from course_utils import student
+    from course_utils.tools import student
 
     monkeypatch.setattr(batch, "BUILD", tmp_path / "build")
     copies = tmp_path / "student"

@@ -1,4 +1,4 @@
-"""course_utils.export: executed notebook -> standalone HTML that renders offline."""
+"""course_utils.tools.export: executed notebook -> standalone HTML that renders offline."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_utils import export
+from course_utils.tools import export
 from conftest import CHROMIUM, CHROMIUM_ARGS, offline_page
 from course_utils.lessons import REPO
 

@@ -90,7 +90,7 @@ def test_parameters_cell_then_validation(path):
     assert re.search(r"params\.validate\(\s*globals\(\)", _src(code[idx[0] + 1])), "the cell after the parameters validates them"
     # papermill silently skips some lines (e.g. a comment holding a second '='): every
     # parameter the cell assigns must be one papermill (and so the batch runner) can see.
-    from course_utils.batch import declared_parameters
+    from course_utils.tools.batch import declared_parameters
 
     assigned = re.findall(r"^([A-Z_][A-Z0-9_]*)\s*=", params_src, re.M)
     assert sorted(declared_parameters(path)) == sorted(assigned), \

@@ -14,7 +14,8 @@ import subprocess
 
 import pytest
 
-from course_utils import bench, lessons
+from course_utils import lessons
+from course_utils.tools import bench
 
 LESSONS = sorted(lessons.LESSONS_DIR.glob("[0-9][0-9]_*.ipynb"))
 IDS = [p.stem for p in LESSONS]
@@ -96,5 +97,5 @@ def test_plan_agrees_with_the_written_lessons():
 def test_readme_map_is_current():
     text = lessons.README_FILE.read_text(encoding="utf-8")
     table = text.split(bench.TABLE_START, 1)[1].split(bench.TABLE_END, 1)[0].strip()
-    assert table == bench.lesson_map(), "the README lesson map is stale: run `make bench` (or `python -m course_utils.batch readme`)"
+    assert table == bench.lesson_map(), "the README lesson map is stale: run `make bench` (or `python -m course_utils.tools.batch readme`)"
     json.loads(lessons.RUNTIMES_FILE.read_text())

@@ -3,7 +3,7 @@ import time
 
 import pytest
 
-from course_utils import pool
+from course_utils.tools import pool
 
 
 def test_run_all_keeps_task_order_and_reports_each_result():

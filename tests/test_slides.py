@@ -1,4 +1,4 @@
-"""course_utils.slides: offline reveal.js decks from executed notebooks (``make slides``)."""
+"""course_utils.tools.slides: offline reveal.js decks from executed notebooks (``make slides``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_utils import export, slides
+from course_utils.tools import export, slides
 from conftest import CHROMIUM, CHROMIUM_ARGS, offline_page
 from course_utils.lessons import REPO
 
@@ -153,7 +153,7 @@ def _record(tmp_path: Path) -> dict:
 
 
 def test_missing_executed_notebook_runs_the_batch_runner(executed, tmp_path, monkeypatch):
-    """A missing executed notebook is produced by `python -m course_utils.batch run --lessons NN`."""
+    """A missing executed notebook is produced by `python -m course_utils.tools.batch run --lessons NN`."""
     calls = []
 
     def fake_run(cmd, cwd, check):
@@ -164,7 +164,7 @@ def test_missing_executed_notebook_runs_the_batch_runner(executed, tmp_path, mon
 
     monkeypatch.setattr(slides.subprocess, "run", fake_run)
     path = slides.ensure_executed(_record(tmp_path), tmp_path)
-    assert calls == [[sys.executable, "-m", "course_utils.batch", "run", "--lessons", "98"]]
+    assert calls == [[sys.executable, "-m", "course_utils.tools.batch", "run", "--lessons", "98"]]
     assert path == tmp_path / "98_2012_slides_test.ipynb"
     slides.ensure_executed(_record(tmp_path), tmp_path)  # present now: not run again
     assert len(calls) == 1
@@ -193,8 +193,8 @@ def test_build_all_from_a_catalogue(executed, tmp_path):
 
 
 def test_command_line_help_and_errors(tmp_path):
-    """`python -m course_utils.slides --help` works; unknown lessons exit with status 2."""
-    done = subprocess.run([sys.executable, "-m", "course_utils.slides", "--help"], capture_output=True, text=True,
+    """`python -m course_utils.tools.slides --help` works; unknown lessons exit with status 2."""
+    done = subprocess.run([sys.executable, "-m", "course_utils.tools.slides", "--help"], capture_output=True, text=True,
                           cwd=REPO, timeout=60)
     assert done.returncode == 0 and "--lessons" in done.stdout and "--no-run" in done.stdout
     assert slides.main(["--lessons", "77", "--no-run", "--build-dir", str(tmp_path)]) == 2

@@ -11,7 +11,8 @@ import sys
 import nbformat
 import pytest
 
-from course_utils import lessons, student
+from course_utils import lessons
+from course_utils.tools import student
 
 LESSONS = sorted(lessons.LESSONS_DIR.glob("[0-9][0-9]_*.ipynb"))
 

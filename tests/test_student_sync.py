@@ -6,7 +6,7 @@ import time
 
 import nbformat
 
-from course_utils import student, sync
+from course_utils.tools import student, sync
 
 
 def _tags(nb):

@@ -1,6 +1,6 @@
 """The batch runner's reports: ``build/report.md`` and ``report.json``, and sweep tables.
 
-Plumbing for :mod:`course_utils.batch`; lessons never import it.
+Plumbing for :mod:`course_utils.tools.batch`; lessons never import it.
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ def sweep_table(rec: dict, name: str, values: list, entries: list[dict], metric:
         matplotlib.use("agg")
         import matplotlib.pyplot as plt
 
-        from .plot import use_style
+        from ..plot import use_style
 
         use_style()
         fig, ax = plt.subplots()

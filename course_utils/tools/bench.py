@@ -1,8 +1,8 @@
 """``make bench``: measured run times and the multi-seed evidence behind every milestone.
 
-    python -m course_utils.batch bench                       # run times (default parameters)
-    python -m course_utils.batch bench --seeds 5             # ... and every lesson with SEED 0..4
-    python -m course_utils.batch bench --lessons 01 --seeds 5 --jobs 2   # seeds 1..4 two at a time
+    python -m course_utils.tools.batch bench                       # run times (default parameters)
+    python -m course_utils.tools.batch bench --seeds 5             # ... and every lesson with SEED 0..4
+    python -m course_utils.tools.batch bench --lessons 01 --seeds 5 --jobs 2   # seeds 1..4 two at a time
 
 The run with SEED 0 is the default-parameter run of ``make run`` (its time and memory go in
 the table); seeds 1..N-1 run into ``build/seeds/``. Results still current (same lesson and
@@ -21,7 +21,7 @@ import statistics
 from pathlib import Path
 
 from . import batch, pool, report
-from .lessons import README_FILE, RUNTIMES_FILE, catalogue, course_map, runtimes
+from ..lessons import README_FILE, RUNTIMES_FILE, catalogue, course_map, runtimes
 
 __all__ = ["TABLE_START", "TABLE_END", "code_fingerprint", "seed_stats", "headroom", "cmd_bench", "lesson_map",
            "update_readme"]

@@ -3,7 +3,7 @@
 One deck per lesson, ``build/slides/NN_YYYY_slug.slides.html``, built from the
 *executed* notebook ``build/NN_YYYY_slug.ipynb`` that the batch runner writes, so the
 figures appear. A lesson that has not been executed yet is run first with
-``python -m course_utils.batch run --lessons NN`` (``--no-run`` turns that into an error).
+``python -m course_utils.tools.batch run --lessons NN`` (``--no-run`` turns that into an error).
 
 How a notebook becomes slides (in a copy; the notebook itself is not changed):
 
@@ -14,7 +14,7 @@ How a notebook becomes slides (in a copy; the notebook itself is not changed):
 * **every cell is kept**: the decks are the instructor's, built from the instructor
   version, so ``solution`` cells stay, and so do the ``parameters`` cell and papermill's
   injected parameters (they say which values produced the figures).
-* ipywidgets controls become a short note (see :data:`course_utils.export.WIDGET_NOTE`);
+* ipywidgets controls become a short note (see :data:`course_utils.tools.export.WIDGET_NOTE`);
   the static figure for the default value is shown above it.
 
 Everything loads from ``build/slides/vendor/``: reveal.js (``dist`` and the speaker
@@ -24,9 +24,9 @@ template are left out, and reveal.js is loaded with plain ``<script>`` tags.
 
 Command line::
 
-    python -m course_utils.slides                 # every lesson
-    python -m course_utils.slides --lessons 01 03 # some lessons
-    python -m course_utils.slides --no-run        # fail instead of executing missing lessons
+    python -m course_utils.tools.slides                 # every lesson
+    python -m course_utils.tools.slides --lessons 01 03 # some lessons
+    python -m course_utils.tools.slides --no-run        # fail instead of executing missing lessons
 """
 
 from __future__ import annotations
@@ -38,8 +38,8 @@ import warnings
 from pathlib import Path
 from typing import Sequence
 
-from course_utils import export
-from course_utils.lessons import REPO, catalogue
+from . import export
+from ..lessons import REPO, catalogue
 
 __all__ = [
     "BUILD_DIR",
@@ -186,7 +186,7 @@ def build_deck(executed_ipynb: Path, out_dir: Path = SLIDES_DIR, *, theme: str =
     reveal.js and MathJax are copied (once) into ``out_dir/vendor`` and referenced by
     relative paths, so the folder can be copied to a classroom machine as is. Raises
     ``FileNotFoundError`` (notebook or npm assets missing), ``ValueError`` (bad theme,
-    empty notebook) or :class:`course_utils.export.OfflineExportError` (the deck would
+    empty notebook) or :class:`course_utils.tools.export.OfflineExportError` (the deck would
     need the network, or an image could not be embedded).
     """
     from nbconvert import SlidesExporter
@@ -230,7 +230,7 @@ def ensure_executed(rec: dict, build_dir: Path = BUILD_DIR, *, run: bool = True)
     """The executed notebook of lesson ``rec`` (a :func:`course_utils.lessons.catalogue` record).
 
     When ``build_dir/<slug>.ipynb`` is missing and ``run`` is true, executes the lesson
-    with ``python -m course_utils.batch run --lessons NN`` (its output goes to the
+    with ``python -m course_utils.tools.batch run --lessons NN`` (its output goes to the
     terminal). Warns when the executed copy is older than the lesson. Raises
     ``FileNotFoundError`` (``run`` false) or ``RuntimeError`` (the run wrote nothing).
     """
@@ -241,7 +241,7 @@ def ensure_executed(rec: dict, build_dir: Path = BUILD_DIR, *, run: bool = True)
         if not run:
             raise FileNotFoundError(f"{executed} is missing: run `make run LESSONS={number}` first")
         print(f"slides: {executed.name} not executed yet, running lesson {number} with the batch runner", flush=True)
-        cmd = [sys.executable, "-m", "course_utils.batch", "run", "--lessons", number]
+        cmd = [sys.executable, "-m", "course_utils.tools.batch", "run", "--lessons", number]
         done = subprocess.run(cmd, cwd=REPO, check=False)
         if not executed.is_file():
             raise RuntimeError(
@@ -298,7 +298,7 @@ def build_all(numbers: Sequence[str] | None = None, *, build_dir: Path = BUILD_D
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point (``make slides``). Returns the exit status."""
-    parser = argparse.ArgumentParser(prog="python -m course_utils.slides", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m course_utils.tools.slides", description=__doc__.split("\n\n")[0])
     parser.add_argument("--lessons", nargs="*", metavar="NN", help="lesson numbers (default: all), e.g. 01 03 or 01,03")
     parser.add_argument("--build-dir", type=Path, default=BUILD_DIR, help="where the executed notebooks are (default: build/)")
     parser.add_argument("--out-dir", type=Path, default=None, help="where the decks go (default: <build-dir>/slides)")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import nbformat
 
-from .lessons import LESSONS_DIR, REPO
+from ..lessons import LESSONS_DIR, REPO
 
 __all__ = ["clear_outputs", "sync"]
 

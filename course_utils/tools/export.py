@@ -19,7 +19,7 @@ load something from the network, or an image that could not be embedded, raises
 :class:`OfflineExportError` naming it. Links a reader clicks (``<a href>``, e.g. to arXiv)
 are fine: they are not loaded by the page.
 
-:mod:`course_utils.slides` builds the reveal.js decks on the same pieces.
+:mod:`course_utils.tools.slides` builds the reveal.js decks on the same pieces.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ import warnings
 from pathlib import Path
 from typing import Iterable
 
-from course_utils.lessons import REPO
+from ..lessons import REPO
 
 __all__ = [
     "MATHJAX_CONFIG",

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import nbformat
 
-from .lessons import LESSONS_DIR, REPO
+from ..lessons import LESSONS_DIR, REPO
 
 __all__ = ["student_notebook", "make_student_copies"]
 
@@ -27,7 +27,7 @@ NOTE = (
     "runs whether or not you solved an exercise.\n>\n"
     "> **Running it in batch.** Papermill runs every cell of this copy, then exits with status 1 "
     "while an exercise is still open: that is expected, and the failed check cells say which. "
-    "`make run STUDENT=1` (or `python -m course_utils.batch run --student`) runs the copies in "
+    "`make run STUDENT=1` (or `python -m course_utils.tools.batch run --student`) runs the copies in "
     "`student/` and lists the open exercises of each."
 )
 
@@ -69,7 +69,7 @@ def make_student_copies(lessons_dir: Path = LESSONS_DIR, out_dir: Path = REPO / 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m course_utils.student", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m course_utils.tools.student", description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(REPO / "student"), help="folder for the copies (default: student/)")
     args = parser.parse_args(argv)
     res = make_student_copies(out_dir=Path(args.out))

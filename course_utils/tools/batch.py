@@ -5,12 +5,12 @@ prints progress, and writes ``build/report.md`` and ``build/report.json``: per l
 wall time, the kernel's peak memory, the milestone metrics (met or missed, by how much)
 and the status. Exits non-zero if any lesson fails.
 
-    python -m course_utils.batch run                               # every lesson
-    python -m course_utils.batch run --lessons 01 --params "SEED=1 EPOCHS=3"
-    python -m course_utils.batch run --lessons 01 -p SEED 1 -p SMOKE True
-    python -m course_utils.batch run --lessons 01 --sweep "SEED=0,1,2" --metric cnn_test_acc
-    python -m course_utils.batch bench --seeds 5                   # run times + 5-seed evidence (bench.py)
-    python -m course_utils.batch run --jobs 2                      # two kernels at once (one per core)
+    python -m course_utils.tools.batch run                               # every lesson
+    python -m course_utils.tools.batch run --lessons 01 --params "SEED=1 EPOCHS=3"
+    python -m course_utils.tools.batch run --lessons 01 -p SEED 1 -p SMOKE True
+    python -m course_utils.tools.batch run --lessons 01 --sweep "SEED=0,1,2" --metric cnn_test_acc
+    python -m course_utils.tools.batch bench --seeds 5                   # run times + 5-seed evidence (bench.py)
+    python -m course_utils.tools.batch run --jobs 2                      # two kernels at once (one per core)
 
 Parameter names a lesson does not declare are refused before anything runs
 (papermill itself would only warn).
@@ -23,7 +23,6 @@ import hashlib
 import json
 import os
 import re
-import shlex
 import subprocess
 import sys
 import threading
@@ -31,8 +30,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import pool, record, report
-from .lessons import LESSONS_DIR, REPO, catalogue
+from .. import record
+from . import pool, report
+from ..lessons import LESSONS_DIR, REPO, catalogue
+from .batch_params import BatchError, check_parameters, declared_parameters, parse_params, parse_sweep, parse_value
 
 __all__ = [
     "BatchError",
@@ -50,87 +51,6 @@ __all__ = [
 ]
 
 BUILD = REPO / "build"
-
-
-class BatchError(ValueError):
-    """A batch request the runner refuses (unknown lesson or parameter, bad syntax)."""
-
-
-# --------------------------------------------------------------------------- parameters
-
-
-def parse_value(text: str) -> Any:
-    """Turn a command-line value into Python the way papermill's ``-p`` does.
-
-    ``"3"`` -> 3, ``"0.1"`` -> 0.1, ``"True"``/``"False"`` -> bool, ``"None"`` -> None,
-    anything else stays a string (so ``SEED=abc`` reaches the lesson, which refuses it).
-    """
-    if text in ("True", "true"):
-        return True
-    if text in ("False", "false"):
-        return False
-    if text == "None":
-        return None
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
-
-
-def parse_params(spec: str | None, pairs: list[list[str]] | None = None) -> dict[str, Any]:
-    """Parameters from ``"A=1 B=x"`` and from ``-p NAME VALUE`` pairs (the latter win)."""
-    out: dict[str, Any] = {}
-    for item in shlex.split(spec or ""):
-        if "=" not in item:
-            raise BatchError(f"parameter {item!r} must look like NAME=VALUE")
-        name, value = item.split("=", 1)
-        out[name.strip()] = parse_value(value.strip())
-    for name, value in pairs or []:
-        out[name] = parse_value(value)
-    for name in out:
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-            raise BatchError(f"{name!r} is not a valid parameter name")
-    return out
-
-
-def parse_sweep(spec: str | None) -> tuple[str, list[Any]] | None:
-    """``"SEED=0,1,2"`` -> ``("SEED", [0, 1, 2])``."""
-    if not spec:
-        return None
-    if "=" not in spec:
-        raise BatchError(f"sweep {spec!r} must look like NAME=V1,V2,...")
-    name, values = spec.split("=", 1)
-    vals = [parse_value(v.strip()) for v in values.split(",") if v.strip()]
-    if len(vals) < 2:
-        raise BatchError(f"a sweep needs at least two values, got {spec!r}")
-    return name.strip(), vals
-
-
-def declared_parameters(notebook: Path) -> dict[str, dict]:
-    """The parameters a lesson declares in its ``parameters`` cell (papermill's view)."""
-    import papermill
-
-    declared = papermill.inspect_notebook(str(notebook))
-    if not declared:
-        raise BatchError(f"{notebook.name} has no cell tagged 'parameters'")
-    return declared
-
-
-def check_parameters(notebook: Path, params: dict[str, Any]) -> None:
-    """Refuse parameter names the lesson does not declare, with the close matches and the list."""
-    import difflib
-
-    declared = declared_parameters(notebook)
-    for name in params:
-        if name not in declared:
-            close = difflib.get_close_matches(name, declared, n=1)
-            hint = f" Did you mean {close[0]}?" if close else ""
-            raise BatchError(
-                f"{notebook.stem} does not declare a parameter {name!r}.{hint} "
-                f"Declared: {', '.join(declared)}."
-            )
 
 
 def select_lessons(wanted: list[str] | None, lessons_dir: Path = LESSONS_DIR) -> list[dict]:
@@ -368,7 +288,7 @@ def cmd_run(lessons: list[dict], params: dict, sweep, metric, html: bool, jobs: 
 def main(argv: list[str] | None = None) -> int:
     from . import bench
 
-    parser = argparse.ArgumentParser(prog="python -m course_utils.batch", description="Run the course's lessons in batch.")
+    parser = argparse.ArgumentParser(prog="python -m course_utils.tools.batch", description="Run the course's lessons in batch.")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, helptext in (("run", "execute lessons and write build/report.md"),
                            ("bench", "run times and multi-seed milestone evidence -> runtimes.json, README table")):

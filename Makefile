@@ -4,6 +4,7 @@
 # Options go through variables: make run LESSONS="01" PARAMS="SEED=1 SMOKE=True"
 #                               make run LESSONS=01 SWEEP="SEED=0,1,2" METRIC=cnn_test_acc
 #                               make bench SEEDS=5 LESSONS=01 JOBS=2
+#                               make run DASK_SCHEDULER=tcp://host:8786   (an existing Dask cluster)
 
 PYTHON ?= python3
 VENV   := .venv
@@ -16,9 +17,10 @@ METRIC  ?=
 SEEDS   ?=
 STUDENT ?=
 JOBS    ?=
+DASK_SCHEDULER ?=
 LESSON_ARGS = $(if $(LESSONS),--lessons $(LESSONS))
 BATCH_ARGS = $(LESSON_ARGS) $(if $(PARAMS),--params "$(PARAMS)") \
-             $(if $(SWEEP),--sweep "$(SWEEP)") $(if $(METRIC),--metric $(METRIC)) $(if $(STUDENT),--student) $(if $(JOBS),--jobs $(JOBS))
+             $(if $(SWEEP),--sweep "$(SWEEP)") $(if $(METRIC),--metric $(METRIC)) $(if $(STUDENT),--student) $(if $(JOBS),--jobs $(JOBS)) $(if $(DASK_SCHEDULER),--dask-scheduler $(DASK_SCHEDULER))
 
 .PHONY: help setup lab run test bench sync student slides clean
 
@@ -55,7 +57,7 @@ test: setup
 	$(PY) -m pytest tests lessons --nbval-lax --nbval-cell-timeout=900 -p no:cacheprovider
 
 bench: setup
-	$(PY) -m course_utils.tools.batch bench $(LESSON_ARGS) $(if $(SEEDS),--seeds $(SEEDS)) $(if $(JOBS),--jobs $(JOBS))
+	$(PY) -m course_utils.tools.batch bench $(LESSON_ARGS) $(if $(SEEDS),--seeds $(SEEDS)) $(if $(JOBS),--jobs $(JOBS)) $(if $(DASK_SCHEDULER),--dask-scheduler $(DASK_SCHEDULER))
 
 sync: setup
 	$(PY) -m course_utils.tools.sync

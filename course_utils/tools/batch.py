@@ -11,6 +11,7 @@ and the status. Exits non-zero if any lesson fails.
     python -m course_utils.tools.batch run --lessons 01 --sweep "SEED=0,1,2" --metric cnn_test_acc
     python -m course_utils.tools.batch bench --seeds 5                   # run times + 5-seed evidence (bench.py)
     python -m course_utils.tools.batch run --jobs 2                      # two kernels at once (one per core)
+    python -m course_utils.tools.batch run --dask-scheduler tcp://host:8786   # on an existing Dask cluster
 
 Parameter names a lesson does not declare are refused before anything runs
 (papermill itself would only warn).
@@ -47,6 +48,8 @@ __all__ = [
     "open_exercises",
     "cmd_run",
     "cmd_student",
+    "lost_entry",
+    "run_many",
     "main",
 ]
 
@@ -215,13 +218,33 @@ def run_lesson(rec: dict, params: dict[str, Any], out_path: Path, html: bool = T
     return entry
 
 
+def lost_entry(rec: dict, params: dict[str, Any], out_path: Path, exc: BaseException) -> dict:
+    """The report entry of a run that never reported back (its Dask worker died, or the runner raised)."""
+    return {"number": rec["number"], "slug": rec["slug"], "title": rec["title"], "params": params,
+            "seconds": 0.0, "peak_rss_mb": 0.0, "output": _rel(out_path),
+            "fingerprint": _sources_fingerprint(Path(rec["path"])), "open_exercises": [], "status": "failed",
+            "error": f"the run was lost: {type(exc).__name__}: {exc}"[:300], "metrics": {}, "milestones": {}}
+
+
+def run_many(jobs_list: list[tuple[str, dict, dict, Path]], html: bool, jobs: int = 1, scheduler: str | None = None,
+             on_done=None) -> list[dict]:
+    """Run ``(label, rec, params, out_path)`` items, ``jobs`` kernels at once or on a Dask cluster.
+
+    A run that never reports back (a worker that died) becomes a failed entry; none is dropped.
+    """
+    tasks = [(label, lambda rec=rec, params=params, out=out: run_lesson(rec, params, out, html=html))
+             for label, rec, params, out in jobs_list]
+    lost = lambda i, label, exc: lost_entry(*jobs_list[i][1:], exc)  # noqa: E731
+    return pool.run_all(tasks, jobs, on_done, scheduler=scheduler, on_error=lost)
+
+
 def _sweep(rec: dict, base: dict, name: str, values: list, metric: str | None, html: bool,
-           jobs: int = 1) -> tuple[list[dict], str]:
+           jobs: int = 1, scheduler: str | None = None) -> tuple[list[dict], str]:
     folder = BUILD / "sweeps" / rec["slug"]
-    tasks = [(f"[sweep {i}/{len(values)}] {rec['slug']} {name}={v!r}",
-              lambda v=v: run_lesson(rec, {**base, name: v}, folder / f"{name}={v}.ipynb", html=html))
+    items = [(f"[sweep {i}/{len(values)}] {rec['slug']} {name}={v!r}", rec, {**base, name: v}, folder / f"{name}={v}.ipynb")
              for i, v in enumerate(values, 1)]
-    entries = pool.run_all(tasks, jobs, lambda i, label, e: print(f"    {label}: {e['status']} in {e['seconds']:.1f} s", flush=True))
+    entries = run_many(items, html, jobs, scheduler,
+                       lambda i, label, e: print(f"    {label}: {e['status']} in {e['seconds']:.1f} s", flush=True))
     try:
         md = report.sweep_table(rec, name, values, entries, metric, BUILD)
     except ValueError as exc:
@@ -251,8 +274,10 @@ def cmd_student(copies_dir: Path, wanted: list[str] | None = None) -> list[dict]
     return entries
 
 
-def cmd_run(lessons: list[dict], params: dict, sweep, metric, html: bool, jobs: int = 1) -> list[dict]:
-    """Run lessons (or a sweep of one lesson), ``jobs`` kernels at a time; write the report; return the entries."""
+def cmd_run(lessons: list[dict], params: dict, sweep, metric, html: bool, jobs: int = 1,
+            scheduler: str | None = None) -> list[dict]:
+    """Run lessons (or a sweep of one lesson), ``jobs`` kernels at a time or on the Dask cluster at
+    ``scheduler``; write the report; return the entries."""
     for rec in lessons:  # refuse bad names before anything runs
         check_parameters(Path(rec["path"]), params)
         if sweep:
@@ -260,12 +285,11 @@ def cmd_run(lessons: list[dict], params: dict, sweep, metric, html: bool, jobs: 
     if sweep:
         if len(lessons) != 1:
             raise BatchError("a sweep runs one lesson: give exactly one with --lessons")
-        entries, md = _sweep(lessons[0], params, sweep[0], sweep[1], metric, html, jobs)
+        entries, md = _sweep(lessons[0], params, sweep[0], sweep[1], metric, html, jobs, scheduler)
         report.write_report([], BUILD, extra_md=md)  # the sweep's own table; build/sweep_*.json has every run
         return entries
     suffix = "".join(f"__{k}={v}" for k, v in params.items())
-    tasks = [(f"[{i}/{len(lessons)}] {rec['slug']} {params or ''}",
-              lambda rec=rec: run_lesson(rec, params, BUILD / f"{rec['slug']}{suffix}.ipynb", html=html))
+    items = [(f"[{i}/{len(lessons)}] {rec['slug']} {params or ''}", rec, params, BUILD / f"{rec['slug']}{suffix}.ipynb")
              for i, rec in enumerate(lessons, 1)]
 
     def done(i: int, label: str, e: dict) -> None:
@@ -274,9 +298,10 @@ def cmd_run(lessons: list[dict], params: dict, sweep, metric, html: bool, jobs: 
               + "".join(f"\n    still open: {x}" for x in e["open_exercises"]), flush=True)
 
     start = time.perf_counter()
-    entries = pool.run_all(tasks, jobs, done)
-    if jobs > 1:
-        print(f"{len(entries)} run(s) with {jobs} jobs in {time.perf_counter() - start:.1f} s of wall time", flush=True)
+    entries = run_many(items, html, jobs, scheduler, done)
+    if jobs > 1 or scheduler:
+        how = f"on Dask at {scheduler}" if scheduler else f"with {jobs} jobs"
+        print(f"{len(entries)} run(s) {how} in {time.perf_counter() - start:.1f} s of wall time", flush=True)
     _, mpath = report.write_report(entries, BUILD)
     print(f"Report: {_rel(mpath)} and {_rel(mpath.with_suffix('.json'))}")
     return entries
@@ -308,6 +333,9 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--force", action="store_true", help="re-run even lessons with current results")
         p.add_argument("--jobs", type=int, default=1,
                        help="kernels at once (default 1); bench times its default runs one at a time and runs the extra seeds in parallel")
+        p.add_argument("--dask-scheduler", metavar="ADDRESS",
+                       help="send the runs to an existing Dask cluster (e.g. tcp://host:8786) instead of local kernels; "
+                            "its workers need the course at the same path")
     sub.add_parser("readme", help="refresh the README lesson map from metadata and runtimes.json")
     args = parser.parse_args(argv)
     try:
@@ -322,11 +350,12 @@ def main(argv: list[str] | None = None) -> int:
             return 1 if broken else 0
         lessons = select_lessons(args.lessons)
         if args.command == "bench":
-            bench.cmd_bench(lessons, force=args.force, seeds=args.seeds, jobs=args.jobs)
+            bench.cmd_bench(lessons, force=args.force, seeds=args.seeds, jobs=args.jobs, scheduler=args.dask_scheduler)
             return 0
         params = parse_params(args.params, args.param)
         sweep = parse_sweep(args.sweep)
-        entries = cmd_run(lessons, params, sweep, args.metric, html=not args.no_html, jobs=args.jobs)
+        entries = cmd_run(lessons, params, sweep, args.metric, html=not args.no_html, jobs=args.jobs,
+                          scheduler=args.dask_scheduler)
     except BatchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -20,7 +20,7 @@ import json
 import statistics
 from pathlib import Path
 
-from . import batch, pool, report
+from . import batch, report
 from ..lessons import README_FILE, RUNTIMES_FILE, catalogue, course_map, runtimes
 
 __all__ = ["TABLE_START", "TABLE_END", "code_fingerprint", "seed_stats", "headroom", "cmd_bench", "lesson_map",
@@ -64,17 +64,16 @@ def seed_stats(values: list[float], op: str, target: float) -> dict:
     }
 
 
-def _seed_runs(rec: dict, seeds: int, force: bool, jobs: int = 1) -> dict[int, dict]:
-    """Run (or reuse) lesson ``rec`` with SEED 1..seeds-1, ``jobs`` at a time; the entries by seed."""
+def _seed_runs(rec: dict, seeds: int, force: bool, jobs: int = 1, scheduler: str | None = None) -> dict[int, dict]:
+    """Run (or reuse) lesson ``rec`` with SEED 1..seeds-1, ``jobs`` at a time (or on Dask); the entries by seed."""
     cache_file = batch.BUILD / "seeds.json"
     cache = json.loads(cache_file.read_text()) if cache_file.exists() else {}
     mine = cache.setdefault(rec["number"], {})
     fingerprint = batch._sources_fingerprint(Path(rec["path"]))
     todo = [s for s in range(1, seeds)
             if force or not mine.get(str(s)) or mine[str(s)].get("fingerprint") != fingerprint]
-    tasks = [(f"[seed {s}/{seeds - 1}] {rec['slug']} SEED={s}",
-              lambda s=s: batch.run_lesson(rec, {"SEED": s}, batch.BUILD / "seeds" / rec["slug"] / f"SEED={s}.ipynb", html=False))
-             for s in todo]
+    items = [(f"[seed {s}/{seeds - 1}] {rec['slug']} SEED={s}", rec, {"SEED": s},
+              batch.BUILD / "seeds" / rec["slug"] / f"SEED={s}.ipynb") for s in todo]
 
     def done(i: int, label: str, e: dict) -> None:  # runs in this thread: the cache is written by one writer
         print(f"    SEED={todo[i]}: {e['status']} in {e['seconds']:.1f} s; {report.describe(e)}", flush=True)
@@ -82,7 +81,7 @@ def _seed_runs(rec: dict, seeds: int, force: bool, jobs: int = 1) -> dict[int, d
         cache_file.parent.mkdir(parents=True, exist_ok=True)
         cache_file.write_text(json.dumps(cache, indent=1) + "\n")
 
-    pool.run_all(tasks, jobs, done)
+    batch.run_many(items, False, jobs, scheduler, done)
     return {s: mine[str(s)] for s in range(1, seeds)}
 
 
@@ -102,7 +101,7 @@ def _evidence(rec: dict, by_seed: dict[int, dict]) -> dict:
     return {"seeds": sorted(by_seed), "code": code_fingerprint(rec["path"]), "milestones": milestones}
 
 
-def cmd_bench(lessons: list[dict], force: bool = False, seeds: int = 1, jobs: int = 1) -> dict:
+def cmd_bench(lessons: list[dict], force: bool = False, seeds: int = 1, jobs: int = 1, scheduler: str | None = None) -> dict:
     """The run-time table and, with ``seeds`` >= 2, the milestone evidence over SEED 0..seeds-1.
 
     Reuses current default-parameter results of ``make run``; writes ``build/bench.json``,
@@ -135,7 +134,7 @@ def cmd_bench(lessons: list[dict], force: bool = False, seeds: int = 1, jobs: in
         old = saved["lessons"].get(rec["number"], {})
         evidence = old.get("evidence")
         if seeds > 1:
-            evidence = _evidence(rec, {0: e, **_seed_runs(rec, seeds, force, jobs)})
+            evidence = _evidence(rec, {0: e, **_seed_runs(rec, seeds, force, jobs, scheduler)})
             row["evidence"] = evidence
         bench["lessons"][rec["number"]] = row
         if e["status"] == "passed":

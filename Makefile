@@ -10,6 +10,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.setup-done
+CLASSROOM_STAMP := $(VENV)/.classroom-done
 LESSONS ?=
 PARAMS  ?=
 SWEEP   ?=
@@ -22,7 +23,7 @@ LESSON_ARGS = $(if $(LESSONS),--lessons $(LESSONS))
 BATCH_ARGS = $(LESSON_ARGS) $(if $(PARAMS),--params "$(PARAMS)") \
              $(if $(SWEEP),--sweep "$(SWEEP)") $(if $(METRIC),--metric $(METRIC)) $(if $(STUDENT),--student) $(if $(JOBS),--jobs $(JOBS)) $(if $(DASK_SCHEDULER),--dask-scheduler $(DASK_SCHEDULER))
 
-.PHONY: help setup lab run test bench sync student slides clean
+.PHONY: help setup lab run test bench sync student slides nbgrader clean
 
 help:
 	@echo "make setup    create .venv, install the course and its tools, register the kernel"
@@ -33,6 +34,7 @@ help:
 	@echo "make sync     sync lessons/*.py <-> lessons/*.ipynb with jupytext (backups in build/sync-backup/)"
 	@echo "make student  student copies without solutions -> student/ (never overwritten)"
 	@echo "make slides   offline reveal.js decks from the executed lessons -> build/slides/"
+	@echo "make nbgrader an nbgrader course from the lessons -> classroom/ (SMOKE=1: fast autograding)"
 	@echo "make clean    remove build/ (never student/ or lessons/)"
 
 setup: $(STAMP)
@@ -47,13 +49,18 @@ $(STAMP): pyproject.toml package.json package-lock.json lab/overrides.json
 	npm ci --silent --no-audit --no-fund
 	touch $(STAMP)
 
+# The classroom extra (nbgrader) on demand: make lab and make run stay lean without it.
+$(CLASSROOM_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev,classroom]"
+	touch $(CLASSROOM_STAMP)
+
 lab: setup
 	$(VENV)/bin/jupyter lab lessons/
 
 run: setup
 	$(PY) -m course_utils.tools.batch run $(BATCH_ARGS)
 
-test: setup
+test: setup $(CLASSROOM_STAMP)
 	$(PY) -m pytest tests lessons --nbval-lax --nbval-cell-timeout=900 -p no:cacheprovider
 
 bench: setup
@@ -67,6 +74,9 @@ student: setup
 
 slides: setup
 	$(PY) -m course_utils.tools.slides
+
+nbgrader: setup $(CLASSROOM_STAMP)
+	$(PY) -m course_utils.tools.grading $(LESSON_ARGS) $(if $(SMOKE),--smoke)
 
 clean:
 	rm -rf build/

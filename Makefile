@@ -18,12 +18,16 @@ METRIC  ?=
 SEEDS   ?=
 STUDENT ?=
 JOBS    ?=
+WHEELHOUSE ?=
+# With WHEELHOUSE=DIR (made by `make wheelhouse`), pip and npm install from DIR only: no network.
+PIP_FROM = $(if $(WHEELHOUSE),--isolated --no-index --find-links $(abspath $(WHEELHOUSE)))
+NPM_FROM = $(if $(WHEELHOUSE),--offline --cache $(abspath $(WHEELHOUSE))/npm-cache)
 DASK_SCHEDULER ?=
 LESSON_ARGS = $(if $(LESSONS),--lessons $(LESSONS))
 BATCH_ARGS = $(LESSON_ARGS) $(if $(PARAMS),--params "$(PARAMS)") \
              $(if $(SWEEP),--sweep "$(SWEEP)") $(if $(METRIC),--metric $(METRIC)) $(if $(STUDENT),--student) $(if $(JOBS),--jobs $(JOBS)) $(if $(DASK_SCHEDULER),--dask-scheduler $(DASK_SCHEDULER))
 
-.PHONY: help setup lab run test bench sync student slides nbgrader clean
+.PHONY: help setup lab run test bench sync student slides nbgrader wheelhouse clean
 
 help:
 	@echo "make setup    create .venv, install the course and its tools, register the kernel"
@@ -35,6 +39,7 @@ help:
 	@echo "make student  student copies without solutions -> student/ (never overwritten)"
 	@echo "make slides   offline reveal.js decks from the executed lessons -> build/slides/"
 	@echo "make nbgrader an nbgrader course from the lessons -> classroom/ (SMOKE=1: fast autograding)"
+	@echo "make wheelhouse  every wheel and npm package -> wheelhouse/ (then: make setup WHEELHOUSE=wheelhouse, offline)"
 	@echo "make clean    remove build/ (never student/ or lessons/)"
 
 setup: $(STAMP)
@@ -43,15 +48,15 @@ setup: $(STAMP)
 # pyproject.toml, which the local CPU wheel satisfies (see README, "Using a GPU").
 $(STAMP): pyproject.toml package.json package-lock.json lab/overrides.json
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+	$(PY) -m pip install --quiet --disable-pip-version-check $(PIP_FROM) -e ".[dev]"
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (DL course)" >/dev/null
 	mkdir -p $(VENV)/share/jupyter/lab/settings && cp lab/overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
-	npm ci --silent --no-audit --no-fund
+	npm ci --silent --no-audit --no-fund $(NPM_FROM)
 	touch $(STAMP)
 
 # The classroom extra (nbgrader) on demand: make lab and make run stay lean without it.
 $(CLASSROOM_STAMP): $(STAMP)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev,classroom]"
+	$(PY) -m pip install --quiet --disable-pip-version-check $(PIP_FROM) -e ".[dev,classroom]"
 	touch $(CLASSROOM_STAMP)
 
 lab: setup
@@ -77,6 +82,14 @@ slides: setup
 
 nbgrader: setup $(CLASSROOM_STAMP)
 	$(PY) -m course_utils.tools.grading $(LESSON_ARGS) $(if $(SMOKE),--smoke)
+
+# Every wheel the course needs (torch's CPU build included) and the npm packages' cache, in one
+# folder to copy to classroom machines: then `make setup WHEELHOUSE=DIR` needs no network.
+wheelhouse:
+	$(PYTHON) -m pip wheel --quiet --disable-pip-version-check -w $(or $(WHEELHOUSE),wheelhouse) ".[dev,classroom]" "setuptools>=68"
+	rm -f $(or $(WHEELHOUSE),wheelhouse)/dl_2012_2020_course-*.whl
+	npm ci --silent --no-audit --no-fund --cache $(abspath $(or $(WHEELHOUSE),wheelhouse))/npm-cache
+	@du -sh $(or $(WHEELHOUSE),wheelhouse)
 
 clean:
 	rm -rf build/

@@ -27,7 +27,7 @@ LESSON_ARGS = $(if $(LESSONS),--lessons $(LESSONS))
 BATCH_ARGS = $(LESSON_ARGS) $(if $(PARAMS),--params "$(PARAMS)") \
              $(if $(SWEEP),--sweep "$(SWEEP)") $(if $(METRIC),--metric $(METRIC)) $(if $(STUDENT),--student) $(if $(JOBS),--jobs $(JOBS)) $(if $(DASK_SCHEDULER),--dask-scheduler $(DASK_SCHEDULER))
 
-.PHONY: help setup lab run test bench sync student slides nbgrader wheelhouse clean
+.PHONY: help setup lab run test bench sync student slides site nbgrader wheelhouse clean
 
 help:
 	@echo "make setup    create .venv, install the course and its tools, register the kernel"
@@ -38,6 +38,7 @@ help:
 	@echo "make sync     sync lessons/*.py <-> lessons/*.ipynb with jupytext (backups in build/sync-backup/)"
 	@echo "make student  student copies without solutions -> student/ (never overwritten)"
 	@echo "make slides   offline reveal.js decks from the executed lessons -> build/slides/"
+	@echo "make site     the course website (Sphinx + MyST-NB) from the executed lessons -> build/site/index.html, offline"
 	@echo "make nbgrader an nbgrader course from the lessons -> classroom/ (SMOKE=1: fast autograding)"
 	@echo "make wheelhouse  every wheel and npm package -> wheelhouse/ (then: make setup WHEELHOUSE=wheelhouse, offline)"
 	@echo "make clean    remove build/ (never student/ or lessons/)"
@@ -54,7 +55,7 @@ $(STAMP): pyproject.toml package.json package-lock.json lab/overrides.json
 	npm ci --silent --no-audit --no-fund $(NPM_FROM)
 	touch $(STAMP)
 
-# The classroom extra (nbgrader) on demand: make lab and make run stay lean without it.
+# The classroom extra (nbgrader, Sphinx) on demand: make lab and make run stay lean without it.
 $(CLASSROOM_STAMP): $(STAMP)
 	$(PY) -m pip install --quiet --disable-pip-version-check $(PIP_FROM) -e ".[dev,classroom]"
 	touch $(CLASSROOM_STAMP)
@@ -79,6 +80,9 @@ student: setup
 
 slides: setup
 	$(PY) -m course_utils.tools.slides
+
+site: setup $(CLASSROOM_STAMP)
+	$(PY) -m course_utils.tools.site
 
 nbgrader: setup $(CLASSROOM_STAMP)
 	$(PY) -m course_utils.tools.grading $(LESSON_ARGS) $(if $(SMOKE),--smoke)

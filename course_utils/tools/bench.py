@@ -190,13 +190,16 @@ def headroom(evidence: dict | None) -> str:
             f"{_fmt(s['worst'])} vs {s['op']} {_fmt(s['target'])} (margin {_fmt(s['worst_margin'])}, {room})")
 
 
-def lesson_map() -> str:
-    """The README lesson map: every lesson of the plan; written ones with run time and milestone headroom."""
+def lesson_map(lessons_dir: Path | None = None, link: str = "lessons/{slug}.py") -> str:
+    """The README lesson map: every lesson of the plan; written ones with run time and milestone headroom.
+
+    ``link`` is where a written lesson's title points (``{slug}`` is filled in); the course
+    website points at its own pages."""
     times = runtimes()
     rows = ["| # | year | lesson | the idea | papers | run time | peak memory | milestone headroom |",
             "|---|---|---|---|---|---:|---:|---|"]
-    written = {r["number"] for r in catalogue()}
-    for rec in course_map():
+    written = {r["number"] for r in catalogue(lessons_dir)}
+    for rec in course_map(lessons_dir):
         papers = "; ".join(
             f"[{p['title']}]({'https://arxiv.org/abs/' + str(p['arxiv']) if p.get('arxiv') else p.get('url', '')})"
             if (p.get("arxiv") or p.get("url")) else p["title"]
@@ -209,7 +212,7 @@ def lesson_map() -> str:
         t = times.get(rec["number"])
         run_time = f"{t['seconds']:.0f} s" if t else "not measured"
         memory = f"{t['peak_rss_mb'] / 1024:.1f} GB" if t else "-"
-        rows.append(f"| {rec['number']} | {rec['year']} | [{rec['title']}](lessons/{rec['slug']}.py) | {rec['idea']} | "
+        rows.append(f"| {rec['number']} | {rec['year']} | [{rec['title']}]({link.format(slug=rec['slug'])}) | {rec['idea']} | "
                     f"{papers} | {run_time} | {memory} | {headroom(t.get('evidence') if t else None)} |")
     return "\n".join(rows)
 

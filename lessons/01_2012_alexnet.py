@@ -104,7 +104,7 @@
 # AlexNet 的成功来自几件简单的事：
 #
 # * **卷积**：同一个小滤波器在整幅图像上共享权重，参数少，而且学到的特征在任何位置都能用；
-# * **ReLU 激活** `max(0, x)`：正半轴不会饱和，梯度不会因饱和而变小，论文图 1 中训练速度是 tanh 的 6 倍；
+# * **ReLU 激活函数** `max(0, x)`：正半轴不会饱和，梯度不会因饱和而变小，论文图 1 中训练速度是 tanh 的 6 倍；
 # * **Dropout**：训练时以 0.5 的概率随机关掉全连接层的神经元，减轻过拟合；
 # * **数据增强**：随机裁剪（即随机平移）、水平翻转和颜色扰动，相当于免费增加训练数据；
 # * 以及用两块 GPU 训练约六天。
@@ -118,6 +118,8 @@
 # 训练误差（取多次运行的中位数）远低于 tanh 网络，很多 tanh 网络仍接近随机猜测（我们用激活值饱和与梯度大小解释原因）；
 # Dropout 和平移增强都提高了 MLP 的测试准确率（平移增强的作用大得多），而我们的小卷积网络本来就几乎不过拟合。
 # 所有数字都来自本课的运行结果。
+#
+# 术语表（英中对照）：[GLOSSARY.md](../GLOSSARY.md)。
 
 # %%
 # Imports. The course's plumbing (data, plots, checks) lives in the `course_utils` package of this
@@ -195,9 +197,10 @@ plt.show()
 # `data.digits_on_canvas()` takes the 1,797 real handwritten digits that ship with scikit-learn
 # (8×8 scans), enlarges each to 16×16, and pastes it at a random place on a 32×32 canvas of noise.
 # The split into train and test is made by *source image*, before placement: no handwriting that you
-# test on was ever seen in training, at any position. Each training digit is placed 3 times at
-# different positions; each test digit once. The canvas settings are fixed in `datasets/manifest.toml`,
-# so every lesson that uses this set sees the same data.
+# test on was ever seen in training, at any position. Each digit is placed 3 times, at different
+# positions, on both sides of the split: the test set holds 3 placements of every held-out digit, so
+# that one test image moves the accuracy by less than 0.1 point. The canvas settings are fixed in
+# `datasets/manifest.toml`, so every lesson that uses this set sees the same data.
 
 # %%
 canvas = data.digits_on_canvas()
@@ -210,7 +213,8 @@ print(f"pixel values in [{x_train.min():.2f}, {x_train.max():.2f}], mean {x_trai
 # No handwriting is shared between train and test:
 shared = set(canvas["src_train"].tolist()) & set(canvas["src_test"].tolist())
 assert not shared, f"{len(shared)} source digits are in both train and test"
-print(f"{len(set(canvas['src_train'].tolist()))} source digits for training, {len(x_test)} held-out digits for testing, none shared")
+print(f"{len(set(canvas['src_train'].tolist()))} source digits for training ({len(x_train)} images), "
+      f"{len(set(canvas['src_test'].tolist()))} held-out source digits for testing ({len(x_test)} images), none shared")
 
 # %%
 plot.image_grid(x_train[:16], titles=[f"label {int(v)}" for v in y_train[:16]], ncols=8,
@@ -751,9 +755,10 @@ record.metric("mlp_acc_shift_min", min(shift_acc["MLP"]))
 # %% [markdown]
 # Now one digit at a time. For any held-out digit we follow both networks across every shift: the top
 # row is the moved digit, the curves are each network's probability for the true class. The slider walks
-# through all the held-out digits (everything was computed above, so it only redraws). It starts at the
-# digit where the CNN keeps its answer at the most shifts more than the MLP; look also for digits that
-# both networks miss, or that only the CNN misses.
+# through all the held-out digits (everything was computed above, so it only redraws), sorted into
+# groups: digits the CNN keeps at more shifts than the MLP, digits both networks miss even in place,
+# digits only the CNN misses in place, and the rest. The cell prints how many digits each group holds.
+# The slider starts at the digit where the CNN keeps its answer at the most shifts more than the MLP.
 
 # %%
 correct = {name: torch.stack([shift_probs[name][dx].argmax(1) == y_test for dx in SHIFTS]) for name in shift_probs}
@@ -762,7 +767,26 @@ n_sources = min(len(set(canvas["src_test"].tolist())), len(y_test))
 both_right = correct["CNN"][SHIFTS.index(0)] & correct["MLP"][SHIFTS.index(0)]
 contrast = (correct["CNN"].sum(0) - correct["MLP"].sum(0)).float().masked_fill(~both_right, -float("inf"))
 DEMO_START = int(contrast[:n_sources].argmax())  # both right in place; the CNN stays right at the most shifts more
-DEMO_LABELS = {f"test image {i} (a '{int(y_test[i])}')": i for i in range(n_sources)}
+
+
+def outcome(i):
+    """Which group held-out image i falls in (in place = shift 0)."""
+    cnn_in_place, mlp_in_place = (bool(correct[n][SHIFTS.index(0), i]) for n in ("CNN", "MLP"))
+    if not cnn_in_place and not mlp_in_place:
+        return "both miss"
+    if not cnn_in_place:
+        return "only CNN misses"
+    if correct["CNN"][:, i].sum() > correct["MLP"][:, i].sum():
+        return "CNN keeps more"
+    return "other"
+
+
+GROUPS = ["CNN keeps more", "both miss", "only CNN misses", "other"]
+groups = {i: outcome(i) for i in range(n_sources)}
+print("held-out digits per group:", ", ".join(f"{g}: {sum(v == g for v in groups.values())}" for g in GROUPS))
+order = sorted(range(n_sources), key=lambda i: (GROUPS.index(groups[i]), i))
+DEMO_LABELS = {f"{groups[i]} · test image {i} (a '{int(y_test[i])}')": i for i in order}
+DEMO_DEFAULT = next(label for label, i in DEMO_LABELS.items() if i == DEMO_START)
 
 
 def draw_shift(label):
@@ -789,7 +813,7 @@ def draw_shift(label):
     return fig
 
 
-shift_control = widgets.explore(draw_shift, list(DEMO_LABELS), list(DEMO_LABELS)[DEMO_START], "held-out digit")
+shift_control = widgets.explore(draw_shift, list(DEMO_LABELS), DEMO_DEFAULT, "held-out digit")
 
 # %% [markdown]
 # The CNN's convolutions and global max pool make it *almost* blind to position: its accuracy stays
@@ -994,7 +1018,7 @@ record.metric("first_layer_grad_relu_over_tanh", float(grad_ratio))
 # run to run (the table): a tanh run that has started to learn keeps more of its gradient. A ReLU unit
 # has slope 1 whenever it is active, however large its input, so its gradient does not fade this way.
 # ReLU has its own failure: a unit that is never active is "dead" and passes no gradient at all. Now and
-# then a ReLU network stalls early, even at this rate: its error stays near 90 %. At `RACE_LR` 0.01 whole
+# then a ReLU network stalls early, even at this rate: its error stays near 90 % for hundreds of steps. At `RACE_LR` 0.01 whole
 # networks die more often (their first-layer gradient is then exactly 0), which is one reason this race uses a
 # small rate and compares medians over several seeds.
 #

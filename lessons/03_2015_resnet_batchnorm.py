@@ -89,14 +89,14 @@
 #
 # ## What changed after
 #
-# Residual connections and normalisation layers are now in almost every deep network. ResNets became
-# the standard backbone of image models (the detectors and segmenters of lessons 05 and 06 use them), and the Transformer (2017) wraps every sub-layer in a residual connection followed by a
-# normalisation layer. He et al. (2016) moved BN and ReLU *before* the convolutions ("pre-activation"),
-# so the shortcut path is a pure identity from input to output, and trained a 1001-layer ResNet on
-# CIFAR-10. BatchNorm's dependence on the batch led to Layer Normalization (2016) and Group
-# Normalization (2018). Why BN helps is still argued about: Santurkar et al. (2018) argued, with
-# experiments, that its benefit has little to do with internal covariate shift, and that BN makes the
-# loss surface smoother.
+# Residual connections and normalisation layers are now in almost every deep network. ResNets became the
+# standard backbone of image models (the detectors and segmenters of lessons 05 and 06 use them), and the
+# Transformer (2017) wraps every sub-layer in a residual connection followed by a normalisation layer. He
+# et al. (2016) moved BN and ReLU *before* the convolutions ("pre-activation"), so the shortcut path is a
+# pure identity from input to output, and trained a 1001-layer ResNet on CIFAR-10. BatchNorm's dependence
+# on the batch led to Layer Normalization (2016) and Group Normalization (2018). Why BN helps is still
+# argued about: Santurkar et al. (2018) argued, with experiments, that its benefit has little to do with
+# internal covariate shift, and that BN makes the loss surface smoother.
 #
 # ## What we do here, and what scale changes
 #
@@ -106,14 +106,14 @@
 # all eight on scikit-learn's 8×8 handwritten digits. We watch the training loss, and the gradient
 # that reaches each layer.
 #
-# The paper's CIFAR-10 networks of 20 to 110 layers had 0.27 to 1.7 million parameters (its table 6)
-# and trained for 64,000 steps on 50,000 images, with a learning-rate schedule, weight decay and data
+# The paper's CIFAR-10 networks of 20 to 110 layers had 0.27 to 1.7 million parameters (its table 6) and
+# trained for 64,000 steps on 50,000 images, with a learning-rate schedule, weight decay and data
 # augmentation. Ours have at most about 70 thousand parameters, keep a 16-channel, 8×8 feature map
-# throughout, and train for 300 steps at one learning rate, about 15 passes over 1,297 digits. So our degradation is measured at
-# a fixed, short budget: the deep plain net is slower to train, and we compare where each net stands
-# after the same number of steps. What stays the same is the shape of the result: the deep plain net
-# ends with a higher *training* loss than the shallow one, and the residual net of the same depth does
-# not.
+# throughout, and train for 300 steps at one learning rate, about 15 passes over 1,297 digits. So our
+# degradation is measured at a fixed, short budget: the deep plain net is slower to train, and we compare
+# where each net stands after the same number of steps. What stays the same is the shape of the result:
+# the deep plain net ends with a higher *training* loss than the shallow one, and the residual net of the
+# same depth does not.
 
 # %% [markdown]
 # ## 中文导读
@@ -364,10 +364,11 @@ checks.milestone("batchnorm_matches_torch", max(bn_diff.values()), 1e-5, "<=",
 # Stack 31 convolutions with ReLUs and feed in a batch of digits. With PyTorch's default initialisation
 # (weights uniform in ±1/√fan_in, smaller than a ReLU network needs) each layer shrinks the spread of
 # the signal by the same factor. He et al.'s initialisation (2015) is designed to keep the spread
-# constant; on our small 8×8 maps it still drifts down (zero padding at the borders feeds in zeros),
-# but by a few times, not by orders of magnitude (printed below). And nothing keeps it there once
-# training moves the weights. BatchNorm resets every channel to
-# mean `β` and spread `γ` at every layer and every step, whatever the weights are.
+# constant on average; in one random network of 16 channels on small 8×8 maps (zero padding feeds in
+# zeros at the borders) it still drifts, by a few times up to about a hundred times over 31 layers
+# depending on the seed (printed below), but nothing like the default initialisation's collapse. And
+# nothing keeps it there once training moves the weights. BatchNorm resets every channel to mean `β`
+# and spread `γ` at every layer and every step, whatever the weights are.
 
 # %%
 def signal_spread(depth, use_bn, he_init, x):
@@ -407,14 +408,15 @@ for label, s in spread.items():
 # Without BN and with the default initialisation, the signal shrinks by a constant factor per layer,
 # to a tiny fraction of its start after 31 layers (printed above); its gradients shrink the same way.
 # With BN the spread is the same at every layer (about 0.6, the spread of a standard normal after a
-# ReLU), and BN keeps it there during training.
+# ReLU). During training it moves only as the learned `γ` and `β` move, whatever the other weights do.
 #
 # ## 3. The residual block, written out
 #
-# The paper's basic block (its figure 2, with BN right after each convolution, as its section 3.4 says)
-# is two 3×3 convolutions, each followed by BN, with a ReLU between them; the input `x` is added to the output of the second BN, and the sum goes through a
-# ReLU. The **plain** block is the same two layers without the addition. We write one class with a
-# `residual` switch, so that the shortcut is the *only* difference between the two.
+# The paper's basic block (its figure 2, with BN right after each convolution, as its section 3.4 says) is
+# two 3×3 convolutions, each followed by BN, with a ReLU between them; the input `x` is added to the
+# output of the second BN, and the sum goes through a ReLU. The **plain** block is the same two layers
+# without the addition. We write one class with a `residual` switch, so that the shortcut is the *only*
+# difference between the two.
 
 # %%
 class Block(nn.Module):
@@ -557,17 +559,16 @@ ax.legend(fontsize=9)
 plt.show()
 
 # %% [markdown]
-# Nothing vanishes. In the plain net the gradient grows on its way back: the first layers get gradients
-# many times larger than the last convolution's (the ratio is printed above: tens of times or more in
-# the plain net at depth 32, a few times in the ResNet). This growth with depth
-# is a known property of deep plain networks with BatchNorm at initialisation (Yang et al., 2019); He
-# et al. had checked that the gradients of their BN plain nets were not vanishing, and concluded that
-# the degradation must be an optimisation problem of another kind ("exponentially low convergence
-# rates" was their guess). In the ResNet, the gradient that reaches a block's input is the sum of the
-# gradient through its two layers and the gradient that arrives unchanged through the shortcut, so the
-# norms stay within a much narrower band. (The ResNet's linear head gets the larger gradient: its input, the pooled output of
-# the last block, is larger, because every shortcut adds a block's output to what was already there;
-# the mean feature norms are printed above.)
+# get gradients many times larger than the last convolution's (the ratio is printed above: tens of times
+# or more in the plain net at depth 32, a few times in the ResNet). This growth with depth is a known
+# property of deep plain networks with BatchNorm at initialisation (Yang et al., 2019); He et al. had
+# checked that the gradients of their BN plain nets were not vanishing, and concluded that the degradation
+# must be an optimisation problem of another kind ("exponentially low convergence rates" was their guess).
+# In the ResNet, the gradient that reaches a block's input is the sum of the gradient through its two
+# layers and the gradient that arrives unchanged through the shortcut, so the norms stay within a much
+# narrower band. (The ResNet's linear head gets the larger gradient: its input, the pooled output of the
+# last block, is larger, because every shortcut adds a block's output to what was already there; the mean
+# feature norms are printed above.)
 #
 # ## 6. Training plain and residual nets at every depth
 #
@@ -750,7 +751,7 @@ def draw_depth(depth):
     ax_g.set(title=f"Depth {depth}: gradient norm per layer (last point: the linear head)",
              xlabel="weighted layer (1 = next to the input)", ylabel="‖∂loss/∂W‖ (log scale)")
     ax_g.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
-    ax_g.legend(fontsize=9)
+    ax_g.legend(fontsize=9, loc="lower left")
     fig.tight_layout()
     return fig
 

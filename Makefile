@@ -18,6 +18,8 @@ METRIC  ?=
 SEEDS   ?=
 STUDENT ?=
 JOBS    ?=
+# make test runs its test files in TEST_JOBS processes (pytest-xdist; a notebook's cells stay together).
+TEST_JOBS ?= 2
 WHEELHOUSE ?=
 # With WHEELHOUSE=DIR (made by `make wheelhouse`), pip and npm install from DIR only: no network.
 PIP_FROM = $(if $(WHEELHOUSE),--isolated --no-index --find-links $(abspath $(WHEELHOUSE)))
@@ -67,7 +69,8 @@ run: setup
 	$(PY) -m course_utils.tools.batch run $(BATCH_ARGS)
 
 test: setup $(CLASSROOM_STAMP)
-	$(PY) -m pytest tests lessons --nbval-lax --nbval-cell-timeout=900 -p no:cacheprovider
+	$(PY) -m pytest tests lessons --nbval-lax --nbval-cell-timeout=900 -p no:cacheprovider \
+		$(if $(filter-out 1,$(TEST_JOBS)),-n $(TEST_JOBS) --dist loadfile) --durations=5
 
 bench: setup
 	$(PY) -m course_utils.tools.batch bench $(LESSON_ARGS) $(if $(SEEDS),--seeds $(SEEDS)) $(if $(JOBS),--jobs $(JOBS)) $(if $(DASK_SCHEDULER),--dask-scheduler $(DASK_SCHEDULER))

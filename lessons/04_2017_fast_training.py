@@ -704,9 +704,10 @@ plt.show()
 # Read the table and the figure together. The one-cycle run climbs slowly while its learning rate is
 # high, then its accuracy jumps in the annealing phase and it ends above the target. The constant
 # rates swing wildly from one epoch to the next. The right-hand panel is the benchmark's view. Every
-# run does the same work per epoch, so on an idle machine each pays about the same seconds per epoch
-# (the table prints them; on a shared machine they also follow the load), and time to accuracy is the
-# number of epochs a run needs times the cost of an epoch. A schedule is free; an epoch is not.
+# run does the same arithmetic per epoch, yet the seconds per epoch differ somewhat from run to run
+# (the table prints them: one cycle's epochs were a little slower than the constant runs' in our
+# measurements, and on a shared machine every run also follows the load). Time to accuracy is the
+# number of epochs a run needs times the cost of an epoch. A schedule costs almost nothing; an epoch does not.
 #
 # ### 6.2 Why do the constant rates swing? BatchNorm's running averages
 #
@@ -804,8 +805,9 @@ record.metric("onecycle_bn_refresh_gap", oc_refreshed - oc_final)
 # %% [markdown]
 # What the race shows, with the numbers printed above:
 #
-# * **Under the benchmark's rule, one cycle wins.** It reaches the target within its budget, and at
-#   that budget every constant rate is still below one cycle's final accuracy. Given twice the epochs,
+# * **Counted in epochs, one cycle wins.** It reaches the target within its budget, and at that budget
+#   every constant rate is still below one cycle's final accuracy. (Counted in seconds, the control run
+#   below can get there sooner on some seeds, because its epochs were a little cheaper.) Given twice the epochs,
 #   a constant rate may touch the target on a lucky epoch, or never. How many epochs it needs varies a
 #   lot from seed to seed (from barely more than one cycle to more than twice as many), so the
 #   milestones compare the runs at equal budget and the ratio of epochs is only recorded.
@@ -814,9 +816,9 @@ record.metric("onecycle_bn_refresh_gap", oc_refreshed - oc_final)
 #   within a few points of its final accuracy (printed above).
 # * **The control run isolates the ending.** It is the best constant rate, the same weights epoch for
 #   epoch, except that over the last epoch its learning rate falls linearly to 0. That single change
-#   lifts its final evaluation-mode accuracy far above the same rate without it, to near one cycle's
-#   (the three numbers are printed above; from seed to seed the control ends a little below one cycle
-#   or level with it). So on this small network most of one cycle's lead at equal budget comes from
+#   lifts its final evaluation-mode accuracy far above the same rate without it, most of the way to one
+#   cycle's (the three numbers are printed above; over five seeds the control ended between level with
+#   one cycle and about 4.5 points below it). So on this small network most of one cycle's lead at equal budget comes from
 #   how it ends: at a learning rate so small that the weights settle and BatchNorm's running averages
 #   catch up. The model at the end of the run is the model you measured, with no extra pass over the
 #   data. The warm-up, the large peak and the cyclical momentum add less here than the ending does.
@@ -1036,8 +1038,8 @@ record.metric("inference_latency_ms", round(latency_1 * 1e3, 3), unit="ms")
 # dropdown picks the multiple. The left panel shows its learning-rate schedule, the middle one its
 # training loss (a running average of the minibatch losses), the right one its held-out accuracy after
 # each epoch; the other multiples are drawn in grey. Things to look for: which multiples still reach the
-# target, and in which epochs do they differ most, early (while the rate is high) or at the end? Does
-# doubling the maximum hurt more or less than halving it?
+# target, and in which epochs do they differ most, early (while the rate is high) or at the end? Which
+# matters more here, doubling the maximum or halving it, and does the answer change with `SEED`?
 
 # %%
 LR_MULTIPLES = [0.25, 0.5, 1.0, 2.0]

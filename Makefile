@@ -92,11 +92,12 @@ nbgrader: setup $(CLASSROOM_STAMP)
 
 # Every wheel the course needs (torch's CPU build included) and the npm packages' cache, in one
 # folder to copy to classroom machines: then `make setup WHEELHOUSE=DIR` needs no network.
+WHEELHOUSE_DIR = $(abspath $(or $(WHEELHOUSE),wheelhouse))
 wheelhouse:
-	$(PYTHON) -m pip wheel --quiet --disable-pip-version-check -w $(or $(WHEELHOUSE),wheelhouse) ".[dev,classroom]" "setuptools>=68"
-	rm -f $(or $(WHEELHOUSE),wheelhouse)/dl_2012_2020_course-*.whl
-	npm ci --silent --no-audit --no-fund --cache $(abspath $(or $(WHEELHOUSE),wheelhouse))/npm-cache
-	@du -sh $(or $(WHEELHOUSE),wheelhouse)
+	$(PYTHON) -m pip wheel --quiet --disable-pip-version-check -w $(WHEELHOUSE_DIR) ".[dev,classroom]" "setuptools>=68"
+	rm -f $(WHEELHOUSE_DIR)/dl_2012_2020_course-*.whl
+	npm ci --silent --no-audit --no-fund --cache $(WHEELHOUSE_DIR)/npm-cache
+	@du -sh $(WHEELHOUSE_DIR)
 
 clean:
 	rm -rf build/

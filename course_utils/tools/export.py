@@ -312,9 +312,11 @@ def image_dir(nb, executed_ipynb: Path) -> Path:
     return Path(executed_ipynb).resolve().parent
 
 
-def check_offline(body: str, where: str) -> None:
-    """Raise :class:`OfflineExportError` listing what in ``body`` would need the network."""
-    problems = external_resources(body)
+def check_offline(body: str, where: str, *, images_embedded: bool = True) -> None:
+    """Raise :class:`OfflineExportError` listing what in ``body`` would need the network.
+
+    ``images_embedded=False`` accepts local image files (a built site keeps them beside its pages)."""
+    problems = external_resources(body, images_embedded=images_embedded)
     if problems:
         listing = "\n  ".join(problems[:20])
         raise OfflineExportError(

@@ -23,6 +23,19 @@ def _call(fn: Callable[[], Any]) -> Any:
     return fn()
 
 
+def _settle(i: int, label: str, get: Callable[[], Any], on_done, on_error) -> Any:
+    """The result of task ``i`` from ``get()``; a failure becomes ``on_error(...)`` when given; then ``on_done``."""
+    try:
+        result = get()
+    except Exception as exc:  # the task raised, or (on Dask) its worker died: reported, never dropped
+        if on_error is None:
+            raise
+        result = on_error(i, label, exc)
+    if on_done:
+        on_done(i, label, result)
+    return result
+
+
 def _run_on_dask(tasks, scheduler: str, on_done, on_error) -> list[Any]:
     try:
         from distributed import Client, as_completed
@@ -39,15 +52,7 @@ def _run_on_dask(tasks, scheduler: str, on_done, on_error) -> list[Any]:
             futures[client.submit(_call, fn, pure=False, key=f"lesson-task-{i}-{id(fn)}")] = i
         for fut in as_completed(list(futures)):
             i = futures[fut]
-            label = tasks[i][0]
-            try:
-                results[i] = fut.result()
-            except Exception as exc:  # the task raised, or its worker died (KilledWorker): never drop it
-                if on_error is None:
-                    raise
-                results[i] = on_error(i, label, exc)
-            if on_done:
-                on_done(i, label, results[i])
+            results[i] = _settle(i, tasks[i][0], fut.result, on_done, on_error)
     return results
 
 
@@ -74,29 +79,9 @@ def run_all(tasks: Sequence[tuple[str, Callable[[], Any]]], jobs: int = 1,
         print(f"{label} ...", flush=True)
         return fn()
 
-    def finish(i: int, fut_or_none, value=None) -> None:
-        label = tasks[i][0]
-        if fut_or_none is None:
-            results[i] = value
-        else:
-            try:
-                results[i] = fut_or_none.result()
-            except Exception as exc:
-                if on_error is None:
-                    raise
-                results[i] = on_error(i, label, exc)
-        if on_done:
-            on_done(i, label, results[i])
-
     if jobs == 1:
         for i in range(len(tasks)):
-            try:
-                value = start(i)
-            except Exception as exc:
-                if on_error is None:
-                    raise
-                value = on_error(i, tasks[i][0], exc)
-            finish(i, None, value)
+            results[i] = _settle(i, tasks[i][0], lambda i=i: start(i), on_done, on_error)
         return results
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         pending = {pool.submit(start, i): i for i in range(len(tasks))}
@@ -105,7 +90,7 @@ def run_all(tasks: Sequence[tuple[str, Callable[[], Any]]], jobs: int = 1,
             for fut in done:
                 i = pending.pop(fut)
                 try:
-                    finish(i, fut)
+                    results[i] = _settle(i, tasks[i][0], fut.result, on_done, on_error)
                 except BaseException:
                     for other in pending:
                         other.cancel()

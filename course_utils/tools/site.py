@@ -121,10 +121,7 @@ def write_sources(executed: dict[str, Path], src: Path, lessons_dir: Path | None
 def check_site(html_dir: Path) -> None:
     """Raise :class:`export.OfflineExportError` if any page would load something from the web."""
     for page in sorted(Path(html_dir).rglob("*.html")):
-        problems = export.external_resources(page.read_text(encoding="utf-8"), images_embedded=False)
-        if problems:
-            listing = "\n  ".join(problems[:20])
-            raise export.OfflineExportError(f"{page.relative_to(html_dir)} would load from the web:\n  {listing}")
+        export.check_offline(page.read_text(encoding="utf-8"), str(page.relative_to(html_dir)), images_embedded=False)
 
 
 def build_site(executed: dict[str, Path], out: Path = BUILD_DIR / "site", lessons_dir: Path | None = None) -> Path:

@@ -4,6 +4,7 @@ import http.server
 import threading
 from functools import partial
 
+import numpy as np
 import pytest
 import torch
 
@@ -79,13 +80,61 @@ def test_shapes_scenes_masks_match_classes():
     assert len(s["factors"]) == 6 and all(1 <= len(f) <= 3 for f in s["factors"])
     again = data.shapes_scenes(6, size=24, seed=1)
     assert torch.equal(s["images"], again["images"])
-    r = data.shapes_scenes(6, size=24, seed=1, randomize=True)
+    r = data.shapes_scenes(6, size=24, seed=1, domain="randomized")
     # fixed domain has a grey background, randomized does not
     bg = s["images"].permute(0, 2, 3, 1)[s["masks"] == 0].mean(0)
     assert torch.allclose(bg, torch.full((3,), 0.5), atol=0.05)
     assert r["images"].permute(0, 2, 3, 1)[r["masks"] == 0].std(0).mean() > 0.1
     with pytest.raises(ValueError):
         data.shapes_scenes(1, size=4)
+    with pytest.raises(ValueError, match="domain"):
+        data.shapes_scenes(1, domain="random")
+    with pytest.raises(ValueError, match="min_gap"):
+        data.shapes_scenes(1, min_gap=-1)
+
+
+def test_shapes_scenes_instances_boxes_and_polygons():
+    s = data.shapes_scenes(40, size=48, max_shapes=4, seed=3)
+    for i, scene in enumerate(s["factors"]):
+        inst, cls = s["instances"][i], s["masks"][i]
+        assert int(inst.max()) <= len(scene) and torch.equal(inst > 0, cls > 0)
+        for k, o in enumerate(scene):
+            v = inst == k + 1
+            assert (cls[v] == data.SHAPE_CLASSES.index(o["shape"])).all()
+            if o["box"] is None:
+                assert not v.any() and o["visible"] == 0
+                continue
+            ys, xs = torch.nonzero(v, as_tuple=True)
+            assert o["box"] == (xs.min().item(), ys.min().item(), xs.max().item() + 1, ys.max().item() + 1)
+            assert 0 < o["visible"] <= 1
+            # every visible pixel lies inside the shape's outline (up to half a pixel)
+            poly = np.array(o["polygon"])
+            assert (xs.min() >= poly[:, 0].min() - 0.5) and (xs.max() <= poly[:, 0].max() + 0.5)
+            assert (ys.min() >= poly[:, 1].min() - 0.5) and (ys.max() <= poly[:, 1].max() + 0.5)
+    assert {len(o["polygon"]) for f in s["factors"] for o in f} == {16, 4, 3}
+    # the last shape painted is never hidden
+    assert all(f[-1]["visible"] == 1.0 for f in s["factors"])
+
+
+def test_shapes_scenes_min_gap_keeps_shapes_apart():
+    s = data.shapes_scenes(60, size=32, max_shapes=4, seed=0, min_gap=1)
+    grow = torch.nn.MaxPool2d(3, stride=1, padding=1)
+    for i, scene in enumerate(s["factors"]):
+        inst = s["instances"][i]
+        assert all(o["visible"] == 1.0 for o in scene)
+        for k in range(len(scene)):
+            near = grow((inst == k + 1).float()[None, None])[0, 0] > 0
+            assert not (near & (inst > 0) & (inst != k + 1)).any()
+    assert sum(len(f) for f in s["factors"]) > 60 * 1.5  # most shapes still find room
+
+
+def test_shapes_scenes_photo_domain_is_shifted():
+    fixed = data.shapes_scenes(30, size=32, seed=2)
+    photo = data.shapes_scenes(30, size=32, seed=2, domain="photo")
+    bg = photo["images"].permute(0, 2, 3, 1)[photo["masks"] == 0]
+    assert bg.std(0).mean() > 0.1  # photographs are not flat
+    assert not torch.equal(fixed["images"], photo["images"])
+    assert torch.equal(photo["images"], data.shapes_scenes(30, size=32, seed=2, domain="photo")["images"])
 
 
 def test_gaussian_mixture():

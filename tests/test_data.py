@@ -161,6 +161,35 @@ def test_date_pairs_are_correct_iso_dates():
     assert fr[0] == ("9 mars 2017", "2017-03-09")
 
 
+def test_date_words_format():
+    d = dt.date(2037, 12, 27)
+    assert data.format_date_words(d, "en_US") == "Sunday, the twenty-seventh of December, two thousand and thirty-seven"
+    assert data.format_date_words(d, "fr_FR") == "dimanche vingt-sept décembre deux mille trente-sept"
+    with pytest.raises(ValueError, match="locale"):
+        data.format_date_words(d, "ja_JP")
+
+
+def test_date_task_is_well_posed_and_split_by_date():
+    task = data.date_task(3000, 500, seed=1)
+    assert len(task["train"]) == 3000 and len(task["test"]) == 500
+    assert task == data.date_task(3000, 500, seed=1)
+    assert not {t for _, t in task["train"]} & {t for _, t in task["test"]}  # no date on both sides
+    assert max(len(s) for s, _ in task["train"]) > 60  # the spelled-out format makes long inputs
+    for src, iso in task["test"][:50]:
+        assert dt.date(1950, 1, 1) <= dt.date.fromisoformat(iso) <= dt.date(2049, 12, 31)
+    # No string maps to two dates, for every locale and format: every day of two years (all
+    # day/month pairs, a leap day included) and one day of every year in the 100-year window.
+    days = [dt.date(1999, 1, 1) + dt.timedelta(days=k) for k in range(731)] + [dt.date(y, 2, 28) for y in range(1950, 2050)]
+    pairs = [(data.text._render(d, f, loc), d.isoformat()) for loc in data.DATE_LOCALES for f in data.DATE_FORMATS for d in days]
+    data.check_unambiguous(pairs)
+    with pytest.raises(ValueError, match="ambiguous"):
+        data.check_unambiguous([("9/3/17", "2017-09-03"), ("9/3/17", "2017-03-09")])
+    with pytest.raises(ValueError, match="short"):
+        data.date_task(10, 10, formats=("short",))
+    with pytest.raises(ValueError, match="n_train"):
+        data.date_task(40000, 1000)
+
+
 def test_number_pairs():
     pairs = data.number_pairs(20, seed=0)
     assert all(t.isdigit() and not w.isdigit() for w, t in pairs)

@@ -13,6 +13,46 @@ DATE_LOCALES = ("en_US", "en_GB", "fr_FR", "de_DE", "es_ES", "it_IT", "pt_BR", "
 NUMBER_LANGS = ("en", "fr", "de", "es", "it")
 
 
+#: Date formats for the translation task: babel's standard "medium", "long" and "full", and "words"
+#: (weekday, day, month and year written out, see :func:`format_date_words`). babel's "short" is left
+#: out on purpose: "9/3/17" is 3 September in en_US and 9 March in es_ES.
+DATE_FORMATS = ("medium", "long", "full", "words")
+
+# How each language writes a date in words.
+_WORDS = {
+    "en": "{weekday}, the {day} of {month}, {year}",
+    "fr": "{weekday} {day} {month} {year}",
+    "de": "{weekday}, {day} {month} {year}",
+    "es": "{weekday}, {day} de {month} de {year}",
+    "it": "{weekday} {day} {month} {year}",
+    "pt": "{weekday}, {day} de {month} de {year}",
+    "nl": "{weekday} {day} {month} {year}",
+}
+
+
+def format_date_words(d: _dt.date, locale: str) -> str:
+    """A date with its day and year spelled out, e.g. 'Sunday, the twenty-seventh of December, two thousand
+    and thirty-seven' (en) or 'dimanche vingt-sept décembre deux mille trente-sept' (fr).
+
+    Weekday and month names come from babel, number words from num2words (both offline).
+    """
+    from babel.dates import format_date
+    from num2words import num2words
+
+    lang = locale.split("_")[0]
+    if lang not in _WORDS:
+        raise ValueError(f"no words format for locale {locale!r} (languages: {', '.join(_WORDS)})")
+    day = num2words(d.day, lang="en", to="ordinal") if lang == "en" else num2words(d.day, lang=lang)
+    return _WORDS[lang].format(weekday=format_date(d, "EEEE", locale=locale), day=day,
+                               month=format_date(d, "MMMM", locale=locale), year=num2words(d.year, lang=lang))
+
+
+def _render(d: _dt.date, fmt: str, locale: str) -> str:
+    from babel.dates import format_date
+
+    return format_date_words(d, locale) if fmt == "words" else format_date(d, fmt, locale=locale)
+
+
 def date_pairs(
     n: int,
     locales=DATE_LOCALES,
@@ -23,10 +63,9 @@ def date_pairs(
 ) -> list[tuple[str, str]]:
     """Pairs (date written in a locale and format, ISO date), e.g. ('9 mars 2017', '2017-03-09').
 
-    Written with babel's CLDR data, which ships with the package (offline).
+    ``formats`` are babel format names or ``"words"`` (:func:`format_date_words`). Written with
+    babel's CLDR data and num2words, which ship with the packages (offline).
     """
-    from babel.dates import format_date
-
     if n < 0 or not locales or not formats or end < start:
         raise ValueError("need n >= 0, at least one locale and format, and start <= end")
     rng = np.random.default_rng(seed)
@@ -36,8 +75,51 @@ def date_pairs(
         d = start + _dt.timedelta(days=int(rng.integers(0, span + 1)))
         loc = locales[rng.integers(len(locales))]
         fmt = formats[rng.integers(len(formats))]
-        out.append((format_date(d, fmt, locale=loc), d.isoformat()))
+        out.append((_render(d, fmt, loc), d.isoformat()))
     return out
+
+
+def date_task(
+    n_train: int,
+    n_test: int,
+    locales=DATE_LOCALES,
+    formats=DATE_FORMATS,
+    start: _dt.date = _dt.date(1950, 1, 1),
+    end: _dt.date = _dt.date(2049, 12, 31),
+    seed: int = 0,
+) -> dict[str, list[tuple[str, str]]]:
+    """The translation task of the language lessons: human-readable dates -> ISO dates.
+
+    Every pair has its own date: ``n_train + n_test`` distinct days are drawn from ``[start, end]``
+    (a 100-year window by default) and the first ``n_test`` go to the test set, so no date, and hence
+    no input string, is on both sides. Each date is written in a random locale and format from
+    :data:`DATE_FORMATS`. Returns ``{"train": [(source, target), ...], "test": [...]}``; a
+    ``ValueError`` if an input string would map to two dates (see :func:`check_unambiguous`).
+    """
+    if "short" in formats:
+        raise ValueError("formats: 'short' is ambiguous across locales ('9/3/17'); use " + ", ".join(DATE_FORMATS))
+    days = (end - start).days + 1
+    if n_train < 0 or n_test < 0 or n_train + n_test > days:
+        raise ValueError(f"need 0 <= n_train, n_test and n_train + n_test <= {days} (the days from {start} to {end})")
+    if not locales or not formats:
+        raise ValueError("need at least one locale and one format")
+    rng = np.random.default_rng(seed)
+    offsets = rng.choice(days, size=n_train + n_test, replace=False)
+    pairs = []
+    for off in offsets:
+        d = start + _dt.timedelta(days=int(off))
+        loc, fmt = locales[rng.integers(len(locales))], formats[rng.integers(len(formats))]
+        pairs.append((_render(d, fmt, loc), d.isoformat()))
+    check_unambiguous(pairs)
+    return {"train": pairs[n_test:], "test": pairs[:n_test]}
+
+
+def check_unambiguous(pairs) -> None:
+    """Raise ``ValueError`` if one source string appears with two different targets."""
+    seen: dict[str, str] = {}
+    for src, tgt in pairs:
+        if seen.setdefault(src, tgt) != tgt:
+            raise ValueError(f"ambiguous input {src!r}: both {seen[src]} and {tgt}")
 
 
 def number_pairs(n: int, langs=NUMBER_LANGS, max_value: int = 9999, seed: int = 0, words_first: bool = True) -> list[tuple[str, str]]:

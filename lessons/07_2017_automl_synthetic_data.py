@@ -140,7 +140,7 @@
 # The scale is tiny. Zoph & Le's controller trained thousands of CIFAR-10 networks on hundreds of GPUs;
 # AutoAugment's search on CIFAR-10 took an estimated 5,000 GPU-hours (15,000 for ImageNet) on NVIDIA P100s, as
 # counted by Lim et al. (Fast AutoAugment, 2019, [arXiv:1905.00397](https://arxiv.org/abs/1905.00397)).
-# Our whole lesson runs in one to two minutes on one CPU thread. What the tiny versions keep is the
+# Our whole lesson runs in about a minute on one CPU thread; the last cell prints the time of your run. What the tiny versions keep is the
 # logic of each method; what they cannot show is whether it pays off on a hard problem (section 5).
 
 # %% [markdown]
@@ -766,8 +766,8 @@ SECTION_SECONDS["2. AdaNet"] = time.perf_counter() - t_section
 # be, so a second one still lowers the loss. After that the ensemble fits the 1,000 training digits almost
 # perfectly (a training loss near 0.01): a third subnetwork has next to nothing to gain, and the penalty
 # pushes its w to about 0. The penalty also decides how much each subnetwork may contribute and which
-# candidate wins. Try `-p ADANET_LAMBDA 0.1`: the shallower candidate then wins both rounds, and the
-# second subnetwork's w stays small; with `-p ADANET_LAMBDA 0` the second w is as large as the first.
+# candidate wins. Try `-p ADANET_LAMBDA 0.1` and `-p ADANET_LAMBDA 0`, and read which candidate wins each
+# round and how large each w becomes.
 #
 # What our small version cannot show is the paper's real point: the penalty is not a heuristic but comes
 # from a generalisation bound, so the objective AdaNet minimises bounds the error on new data. Google
@@ -829,7 +829,7 @@ checks.check_close(warp(img_check, shift), rolled, "a whole-pixel translation vs
 
 # %% [markdown]
 # Each operation takes a **magnitude** from 0 to 9, as in AutoAugment, scaled to its own range (at
-# magnitude 9: 1.5 pixels of shift, 20° of rotation, a shear of 0.3, ±20 % zoom, noise of standard
+# magnitude 9: 1.5 pixels of shift, 20° of rotation, a shear of 0.3, a zoom that makes the digit up to about 17 % smaller or 25 % larger (the sampling grid scaled by 1.2 or 0.8), noise of standard
 # deviation 0.2, a cutout square of 3 pixels; small, because the digits are only 8×8). The geometric ones go left or right at random, image by image.
 
 # %%
@@ -999,8 +999,7 @@ SECTION_SECONDS["3. AutoAugment"] = time.perf_counter() - t_section
 # set-up can differ by a few points, so one proxy run per policy is a noisy judge. On some seeds the
 # searched policy's gain over no augmentation is no larger than the spread between two runs of the same
 # set-up, and a random policy sometimes does as well: at this scale the experiment shows how the search
-# works, not a reliable gain. The search knows nothing about
-# digits: with ten candidates it cannot tell a useful operation from a lucky run, and its winners
+# works, not a reliable gain. The search knows nothing about digits: with ten candidates it cannot tell a useful operation from a lucky run, and its winners
 # sometimes include operations, such as invert, that a person would not pick for handwriting. That is one
 # reason to do as AutoAugment's last step does, and mix the sub-policies of several good policies instead
 # of trusting a single winner.
@@ -1283,8 +1282,9 @@ SECTION_SECONDS["4. Domain randomization"] = time.perf_counter() - t_section
 #   later finding that two numbers (how many operations, how strong) do about as well is easy to believe
 #   here.
 # * **Domain randomization.** Real DR varies 3D pose, lighting, camera, textures and distractor objects in a
-#   rendering engine, and the test is real photographs of cars. Our randomization is three numbers per
-#   scene (colours, a texture, a light gradient), and our "real world" is shapes pasted on two photographs.
+#   rendering engine, and the test is real photographs of cars. Our randomization is a few random draws per
+#   scene (a background colour, per-pixel noise as texture, the shape colours, a light gradient's angle and
+#   strength), and our "real world" is shapes pasted on two photographs.
 #   But the mechanism is the same, and so is the lesson: vary what should not matter, so the network cannot
 #   rely on it.
 

@@ -156,3 +156,18 @@ def test_student_copy_in_batch_lists_open_exercises(tiny_lesson, tmp_path, monke
     assert batch.main(["run", "--student", str(copies)]) == 0
     with pytest.raises(BatchError, match="make student"):
         batch.cmd_student(tmp_path / "nowhere")
+
+
+def test_sources_fingerprint_covers_subpackages_but_not_tools(tmp_path, monkeypatch):
+    repo = tmp_path / "repo"
+    for rel in ("course_utils/checks.py", "course_utils/data/vision.py", "course_utils/tools/bench.py",
+                "datasets/manifest.toml", "lessons/01_x.ipynb"):
+        (repo / rel).parent.mkdir(parents=True, exist_ok=True)
+        (repo / rel).write_text("v1\n")
+    monkeypatch.setattr(batch, "REPO", repo)
+    nb = repo / "lessons/01_x.ipynb"
+    before = batch._sources_fingerprint(nb)
+    (repo / "course_utils/tools/bench.py").write_text("v2\n")
+    assert batch._sources_fingerprint(nb) == before  # tooling is not what a lesson runs
+    (repo / "course_utils/data/vision.py").write_text("v2\n")
+    assert batch._sources_fingerprint(nb) != before  # a data module is

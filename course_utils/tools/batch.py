@@ -85,9 +85,10 @@ def _rel(path: Path) -> str:
 def _sources_fingerprint(notebook: Path) -> str:
     """Hash of the lesson and of course_utils: a bench result is current while this is unchanged."""
     h = hashlib.sha256(Path(notebook).read_bytes())
-    runner_side = {"batch.py", "bench.py", "report.py", "export.py", "slides.py", "student.py", "sync.py"}  # lessons never import these
-    for f in sorted((REPO / "course_utils").glob("*.py")):
-        if f.name not in runner_side:
+    package = REPO / "course_utils"
+    for f in sorted(package.rglob("*.py")):  # every module a lesson can import, data/ included
+        if package / "tools" not in f.parents:  # the tooling behind make; lessons never import it
+            h.update(f.relative_to(package).as_posix().encode())
             h.update(f.read_bytes())
     h.update((REPO / "datasets" / "manifest.toml").read_bytes())
     return h.hexdigest()
@@ -164,6 +165,7 @@ def run_lesson(rec: dict, params: dict[str, Any], out_path: Path, html: bool = T
         cmd += ["-y", json.dumps({name: value})]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop("MPLBACKEND", None)  # the kernel must keep its inline backend, or figures are lost
+    fingerprint = _sources_fingerprint(nb_path)  # before the run: an edit during the run makes the result stale
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     watch = _MemoryWatch(proc.pid)
@@ -186,7 +188,7 @@ def run_lesson(rec: dict, params: dict[str, Any], out_path: Path, html: bool = T
         "seconds": round(seconds, 1),
         "peak_rss_mb": round(watch.peak / 2**20, 1),
         "output": _rel(out_path),
-        "fingerprint": _sources_fingerprint(nb_path),
+        "fingerprint": fingerprint,
     }
     metrics: dict[str, dict] = {}
     error, still_open = "", []

@@ -50,12 +50,14 @@
 # * Barret Zoph, Quoc V. Le (2016). *Neural Architecture Search with Reinforcement Learning.* ICLR 2017.
 #   [arXiv:1611.01578](https://arxiv.org/abs/1611.01578)
 # * Corinna Cortes, Xavier Gonzalvo, Vitaly Kuznetsov, Mehryar Mohri, Scott Yang (2016). *AdaNet: Adaptive
-#   Structural Learning of Artificial Neural Networks.* ICML 2017. [arXiv:1607.01097](https://arxiv.org/abs/1607.01097)
+#   Structural Learning of Artificial Neural Networks.* ICML 2017.
+#   [arXiv:1607.01097](https://arxiv.org/abs/1607.01097)
 # * Ekin D. Cubuk, Barret Zoph, Dandelion Mané, Vijay Vasudevan, Quoc V. Le (2018). *AutoAugment: Learning
 #   Augmentation Policies from Data.* CVPR 2019. [arXiv:1805.09501](https://arxiv.org/abs/1805.09501)
 # * Jonathan Tremblay, Aayush Prakash, David Acuna, Mark Brophy, Varun Jampani, Cem Anil, Thang To, Eric
 #   Cameracci, Shaad Boochoon, Stan Birchfield (2018). *Training Deep Networks with Synthetic Data: Bridging
-#   the Reality Gap by Domain Randomization.* CVPR 2018 Workshops. [arXiv:1804.06516](https://arxiv.org/abs/1804.06516)
+#   the Reality Gap by Domain Randomization.* CVPR 2018 Workshops.
+#   [arXiv:1804.06516](https://arxiv.org/abs/1804.06516)
 #
 # ## The problem before these papers
 #
@@ -79,7 +81,8 @@
 #   softmax choice. The **child network** it describes is trained, and its validation accuracy is the
 #   controller's **reward**. REINFORCE, the basic policy gradient method, makes well-rewarded decisions
 #   more likely; an exponential moving average of past rewards serves as a **baseline** that reduces the
-#   variance of the update. The controller was a recurrent network, so each decision could depend on the earlier ones.
+#   variance of the update. The controller was a recurrent network, so each decision could depend on the
+#   earlier ones.
 #   It found a CIFAR-10 network with 3.65 % test error and a recurrent cell with a Penn Treebank perplexity
 #   of 62.4, both at the state of the art. The price: 800 child networks were trained at the same time, on
 #   800 GPUs.
@@ -140,7 +143,8 @@
 # The scale is tiny. Zoph & Le's controller trained thousands of CIFAR-10 networks on hundreds of GPUs;
 # AutoAugment's search on CIFAR-10 took an estimated 5,000 GPU-hours (15,000 for ImageNet) on NVIDIA P100s, as
 # counted by Lim et al. (Fast AutoAugment, 2019, [arXiv:1905.00397](https://arxiv.org/abs/1905.00397)).
-# Our whole lesson runs in about a minute on one CPU thread; the last cell prints the time of your run. What the tiny versions keep is the
+# Our whole lesson runs in about a minute on one CPU thread; the last cell prints the time of your run. What
+# the tiny versions keep is the
 # logic of each method; what they cannot show is whether it pays off on a hard problem (section 5).
 
 # %% [markdown]
@@ -540,8 +544,8 @@ def summary(name, curve, picks):
     return curve[:, -1].mean().item(), hit
 
 
-random_final, random_hit = summary("random search", random_curve, random_picks)
-controller_final, controller_hit = summary("REINFORCE (lr " + f"{CONTROLLER_LR:g})", controller_curve, controller_picks)
+random_final, _ = summary("random search", random_curve, random_picks)
+controller_final, _ = summary("REINFORCE (lr " + f"{CONTROLLER_LR:g})", controller_curve, controller_picks)
 record.metric("nas_random_best_val", random_final)
 record.metric("nas_controller_best_val", controller_final)
 winner = "the controller" if controller_final > random_final else "random search"
@@ -554,8 +558,10 @@ def draw_search(ax, curves, title):
     for (name, curve), color in zip(curves.items(), plot.COLORS):
         c = curve.numpy()
         ax.plot(x_evals, 100 * c.mean(0), color=color, label=f"{name} (mean)")
-        ax.fill_between(x_evals, 100 * np.quantile(c, 0.1, axis=0), 100 * np.quantile(c, 0.9, axis=0),
-                        color=color, alpha=0.2, label=f"{name} (10th to 90th percentile)")
+        low, high = 100 * np.quantile(c, 0.1, axis=0), 100 * np.quantile(c, 0.9, axis=0)
+        ax.fill_between(x_evals, low, high, color=color, alpha=0.12, label=f"{name} (10th to 90th percentile)")
+        for edge in (low, high):  # the band's edges in its own colour, so two overlapping bands stay apart
+            ax.plot(x_evals, edge, color=color, lw=0.8, ls=":")
     ax.axhline(100 * BEST_VAL, color="0.3", ls="--", lw=1, label="best architecture in the table")
     ax.set(title=title, xlabel="architectures evaluated", ylabel="best validation accuracy so far (%)")
 
@@ -736,7 +742,8 @@ fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.4), gridspec_kw={"width_rati
 for t, r in enumerate(rounds):
     for j, c in enumerate(r["candidates"]):
         x_bar = t + (j - 0.5) * 0.38
-        ax1.bar(x_bar, c["loss"], width=0.36, color=plot.COLORS[j], label=f"{['same depth', 'one layer deeper'][j]}: loss" if t == 0 else None)
+        ax1.bar(x_bar, c["loss"], width=0.36, color=plot.COLORS[j],
+                label=f"{['same depth', 'one layer deeper'][j]}: loss" if t == 0 else None)
         ax1.bar(x_bar, c["penalty"], bottom=c["loss"], width=0.36, color=plot.COLORS[j], alpha=0.45, hatch="//",
                 label=f"{['same depth', 'one layer deeper'][j]}: penalty" if t == 0 else None)
         mark = "picked" if (c["depth"] == r["picked"] and r["accepted"]) else ""
@@ -829,8 +836,10 @@ checks.check_close(warp(img_check, shift), rolled, "a whole-pixel translation vs
 
 # %% [markdown]
 # Each operation takes a **magnitude** from 0 to 9, as in AutoAugment, scaled to its own range (at
-# magnitude 9: 1.5 pixels of shift, 20° of rotation, a shear of 0.3, a zoom that makes the digit up to about 17 % smaller or 25 % larger (the sampling grid scaled by 1.2 or 0.8), noise of standard
-# deviation 0.2, a cutout square of 3 pixels; small, because the digits are only 8×8). The geometric ones go left or right at random, image by image.
+# magnitude 9: 1.5 pixels of shift, 20° of rotation, a shear of 0.3, a zoom that makes the digit up to about
+# 17 % smaller or 25 % larger (the sampling grid scaled by 1.2 or 0.8), noise of standard
+# deviation 0.2, a cutout square of 3 pixels; small, because the digits are only 8×8). The geometric ones go
+# left or right at random, image by image.
 
 # %%
 AA_OPS = ("translate_x", "translate_y", "rotate", "shear_x", "zoom", "noise", "cutout", "invert")
@@ -903,7 +912,7 @@ for row, ax_row in enumerate(axes):
         ax.grid(False)
     ax_row[0].set_ylabel("original" if row == 0 else "\n".join(f"{op} m={m}" for op, p, m in demo_policy[row - 1] if p > 0),
                          fontsize=8, rotation=0, ha="right", va="center")
-fig.suptitle("Three sub-policies at full strength on the same eight training digits")
+fig.suptitle("Three sub-policies, each operation applied with probability 1, on the same eight training digits")
 fig.subplots_adjust(left=0.17, wspace=0.05, hspace=0.08)
 plt.show()
 
@@ -999,7 +1008,8 @@ SECTION_SECONDS["3. AutoAugment"] = time.perf_counter() - t_section
 # set-up can differ by a few points, so one proxy run per policy is a noisy judge. On some seeds the
 # searched policy's gain over no augmentation is no larger than the spread between two runs of the same
 # set-up, and a random policy sometimes does as well: at this scale the experiment shows how the search
-# works, not a reliable gain. The search knows nothing about digits: with ten candidates it cannot tell a useful operation from a lucky run, and its winners
+# works, not a reliable gain. The search knows nothing about digits: with ten candidates it cannot tell a
+# useful operation from a lucky run, and its winners
 # sometimes include operations, such as invert, that a person would not pick for handwriting. That is one
 # reason to do as AutoAugment's last step does, and mix the sub-policies of several good policies instead
 # of trusting a single winner.
@@ -1080,7 +1090,8 @@ plt.show()
 #
 # The task is **semantic segmentation**: a class for every pixel. The network is a small fully
 # convolutional one: a stride-2 convolution, three 3×3 convolutions whose dilation grows (1, 2, 4) so that
-# each output sees a window 31 pixels wide (most of the 32×32 scene; a corner pixel sees about a quarter of it), a 1×1 convolution to four class scores, and a bilinear 2×
+# each output sees a window 31 pixels wide (most of the 32×32 scene; a corner pixel sees about a quarter of
+# it), a 1×1 convolution to four class scores, and a bilinear 2×
 # upsampling of the scores back to full size. Both copies start from the same initialisation and get the
 # same `DR_STEPS` steps of Adam (one-cycle schedule, lesson 04) on minibatches of 32 scenes. The only
 # difference is the rendering style of their training scenes.

@@ -1067,12 +1067,15 @@ plt.show()
 #
 # **Explore: how far from an edge does dilation start to matter, and what does the pooling add?**
 # Section 10 drew accuracy against distance for three networks, and gave the frozen pooling's effect as
-# two numbers. The slider picks a distance d. The bars give the accuracy of all five stored variants
+# a few numbers. The slider picks a distance d. The bars give the accuracy of all five stored variants
 # (FCN-lite, and each DeepLab twin with its own pooled vector or the fixed one) on every held-out shape
 # pixel at distance d or more from another class; below, the error maps of the four DeepLab variants on
 # the held-out scene where the plain twin misses the most pixels 8 or more from another class that the
 # dilated twin gets right (chosen for that), the pixels at distance ≥ d outlined. Every class map
-# was stored in sections 9 and 10; moving the slider only redraws them.
+# was stored in sections 9 and 10; moving the slider only redraws them. Because the scene is picked where
+# the plain twin fails, its pooled vector is often part of the failure: on most of the seeds we ran, the
+# plain twin does *better* on this scene with the pooling frozen, the opposite of the bars. The bars are
+# the rule; the scene is an exception, where the pooled summary of the image pointed to the wrong class.
 
 # %%
 VARIANTS = {  # variant: its stored class maps of the held-out scenes

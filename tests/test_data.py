@@ -190,6 +190,19 @@ def test_date_task_is_well_posed_and_split_by_date():
         data.date_task(40000, 1000)
 
 
+def test_char_vocab_round_trip_padding_and_unknowns():
+    vocab = data.CharVocab(["9 mars 2017", "2017-03-09"])
+    assert len(vocab) == 4 + len(set("9 mars 2017-03-09"))
+    ids = vocab.encode("mars", bos=True, eos=True)
+    assert ids[0] == vocab.BOS and ids[-1] == vocab.EOS and vocab.decode(ids) == "mars"
+    assert vocab.encode("mÄrs")[1] == vocab.UNK and vocab.decode(vocab.encode("mÄrs")) == "m?rs"
+    batch = vocab.batch(["2017", "9 mars"], eos=True)
+    assert batch.shape == (2, 7) and batch.dtype.is_floating_point is False
+    assert batch[0, 5:].tolist() == [vocab.PAD, vocab.PAD] and batch[0, 4] == vocab.EOS
+    assert [vocab.decode(r) for r in batch] == ["2017", "9 mars"]
+    assert vocab.decode([vocab.encode("20")[0], vocab.EOS, vocab.encode("1")[0]]) == "2"
+
+
 def test_number_pairs():
     pairs = data.number_pairs(20, seed=0)
     assert all(t.isdigit() and not w.isdigit() for w, t in pairs)

@@ -122,6 +122,50 @@ def check_unambiguous(pairs) -> None:
             raise ValueError(f"ambiguous input {src!r}: both {seen[src]} and {tgt}")
 
 
+class CharVocab:
+    """Characters <-> integer ids for the character-level translation lessons.
+
+    Ids 0-3 are reserved: ``PAD`` (fills short rows of a batch), ``BOS`` (start of an output),
+    ``EOS`` (end of an output) and ``UNK`` (a character never seen when the vocabulary was built).
+    The other ids follow the sorted characters of ``texts``.
+    """
+
+    PAD, BOS, EOS, UNK = 0, 1, 2, 3
+    SPECIALS = ("<pad>", "<s>", "</s>", "<unk>")
+
+    def __init__(self, texts):
+        chars = sorted(set("".join(texts)))
+        self.itos = list(self.SPECIALS) + chars
+        self.stoi = {c: i for i, c in enumerate(self.itos)}
+
+    def __len__(self) -> int:
+        return len(self.itos)
+
+    def encode(self, text: str, bos: bool = False, eos: bool = False) -> list[int]:
+        ids = [self.stoi.get(c, self.UNK) for c in text]
+        return ([self.BOS] if bos else []) + ids + ([self.EOS] if eos else [])
+
+    def decode(self, ids) -> str:
+        """The characters of ``ids`` up to the first ``EOS``; ``PAD`` and ``BOS`` are skipped."""
+        out = []
+        for i in (int(i) for i in ids):
+            if i == self.EOS:
+                break
+            if i not in (self.PAD, self.BOS):
+                out.append(self.itos[i] if i != self.UNK else "?")
+        return "".join(out)
+
+    def batch(self, texts, bos: bool = False, eos: bool = False):
+        """A ``(len(texts), longest)`` LongTensor of ids, rows padded on the right with ``PAD``."""
+        import torch
+
+        rows = [self.encode(t, bos, eos) for t in texts]
+        out = torch.full((len(rows), max((len(r) for r in rows), default=0)), self.PAD, dtype=torch.long)
+        for i, r in enumerate(rows):
+            out[i, : len(r)] = torch.tensor(r, dtype=torch.long)
+        return out
+
+
 def number_pairs(n: int, langs=NUMBER_LANGS, max_value: int = 9999, seed: int = 0, words_first: bool = True) -> list[tuple[str, str]]:
     """Pairs (number in words, digits), e.g. ('quatre mille trois cent vingt et un', '4321').
 

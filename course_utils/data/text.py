@@ -87,7 +87,8 @@ def date_task(
     start: _dt.date = _dt.date(1950, 1, 1),
     end: _dt.date = _dt.date(2049, 12, 31),
     seed: int = 0,
-) -> dict[str, list[tuple[str, str]]]:
+    styles: bool = False,
+) -> dict[str, list]:
     """The translation task of the language lessons: human-readable dates -> ISO dates.
 
     Every pair has its own date: ``n_train + n_test`` distinct days are drawn from ``[start, end]``
@@ -95,6 +96,8 @@ def date_task(
     no input string, is on both sides. Each date is written in a random locale and format from
     :data:`DATE_FORMATS`. Returns ``{"train": [(source, target), ...], "test": [...]}``; a
     ``ValueError`` if an input string would map to two dates (see :func:`check_unambiguous`).
+    With ``styles=True`` it also returns ``"train_styles"`` and ``"test_styles"``: the
+    ``(locale, format)`` each source was written in, in the same order (the pairs are unchanged).
     """
     if "short" in formats:
         raise ValueError("formats: 'short' is ambiguous across locales ('9/3/17'); use " + ", ".join(DATE_FORMATS))
@@ -105,13 +108,17 @@ def date_task(
         raise ValueError("need at least one locale and one format")
     rng = np.random.default_rng(seed)
     offsets = rng.choice(days, size=n_train + n_test, replace=False)
-    pairs = []
+    pairs, used = [], []
     for off in offsets:
         d = start + _dt.timedelta(days=int(off))
         loc, fmt = locales[rng.integers(len(locales))], formats[rng.integers(len(formats))]
         pairs.append((_render(d, fmt, loc), d.isoformat()))
+        used.append((loc, fmt))
     check_unambiguous(pairs)
-    return {"train": pairs[n_test:], "test": pairs[:n_test]}
+    out = {"train": pairs[n_test:], "test": pairs[:n_test]}
+    if styles:
+        out.update(train_styles=used[n_test:], test_styles=used[:n_test])
+    return out
 
 
 def check_unambiguous(pairs) -> None:

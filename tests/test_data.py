@@ -1,4 +1,3 @@
-import datetime
 import datetime as dt
 import hashlib
 import http.server
@@ -179,7 +178,7 @@ def test_date_task_is_well_posed_and_split_by_date():
     assert len(styled["train_styles"]) == 3000 and len(styled["test_styles"]) == 500
     for (src, tgt), (loc, fmt) in zip(styled["test"], styled["test_styles"]):
         assert loc in data.DATE_LOCALES and fmt in data.DATE_FORMATS
-        day = datetime.date.fromisoformat(tgt)
+        day = dt.date.fromisoformat(tgt)
         assert src == data.date_pairs(1, locales=(loc,), formats=(fmt,), start=day, end=day)[0][0]
     assert not {t for _, t in task["train"]} & {t for _, t in task["test"]}  # no date on both sides
     assert max(len(s) for s, _ in task["train"]) > 60  # the spelled-out format makes long inputs

@@ -1035,8 +1035,8 @@ for style_name, style_sel, edges in [("digit styles", digit_styles, [0, 15, 20, 
 # The spelled-out dates are a different world from the others, and length is not what separates them.
 # Within the digit styles, the shortest inputs (10 to 14 characters) are read no better than the longest,
 # and within the spelled-out dates the longest are read *best* (the rows printed above). Is that the
-# language? The longest spelled-out dates are mostly English ("Wednesday, the twenty-fourth of September,
-# one thousand, nine hundred and eighty"), and English has two of the eight locales, so its number words
+# language? English spelled-out dates are among the longest ("Wednesday, the twenty-fourth of September,
+# one thousand, nine hundred and eighty"; median lengths printed below), and English has two of the eight locales, so its number words
 # are seen twice as often in training. Per language, and within each language the shorter and the longer
 # half of its spelled-out dates:
 
@@ -1234,7 +1234,7 @@ SECTION_SECONDS["5.4-5.6 decoding and evaluation"] = time.perf_counter() - t_sec
 #   so the papers measure BLEU, not exact match. Our dates have a vocabulary of a few dozen characters and
 #   one right answer, and they carry little information. We keep c small (32 numbers) and training short
 #   (600 steps, a fixed budget) so that the limit of one small vector shows within a minute of CPU time. In
-#   our data it shows on the spelled-out dates, not on long inputs as such (section 5.5); with real
+#   our data the small model fails most on the spelled-out dates, not on long inputs as such (section 5.5); with real
 #   sentences, where the amount to carry grows with the length, Cho et al. saw translations get worse
 #   with length. Sutskever et al.'s deep LSTM "did not have difficulty on long sentences", with 8,000
 #   numbers of state (4 layers × 1,000 cells × 2) and the reversed source.

@@ -760,10 +760,11 @@ for style in STYLES:
 # hold:
 
 # %%
-BUCKETS = [("< 20", 0, 20), ("20-39", 20, 40), ("40-59", 40, 60), (">= 60", 60, 10**6)]
+BUCKETS = data.DATE_LENGTH_BUCKETS  # "< 20", "20-39", "40-59", ">= 60" characters
+test_bucket = data.date_length_bucket(test_len).numpy()  # 0 .. 3 for each held-out date
 spelled_out = test_style == "words"
-for name, lo, hi in BUCKETS:
-    sel = (test_len >= lo) & (test_len < hi)
+for b, name in enumerate(BUCKETS):
+    sel = test_bucket == b
     print(f"  input length {name:6s}: {sel.sum():5d} held-out dates, {100 * spelled_out[sel].mean():5.1f} % of them "
           f"spelled out in words")
 
@@ -997,11 +998,11 @@ def exact_match(name, sel):
 
 
 everything = np.ones(len(test_pairs), bool)
-in_bucket = {name: (test_len >= lo) & (test_len < hi) for name, lo, hi in BUCKETS}
+in_bucket = {name: test_bucket == b for b, name in enumerate(BUCKETS)}
 print(f"{'held-out dates':22s} {'count':>5s}  {SMALL:>9s}  {LARGE:>9s}")
 for label, sel in [("all", everything)] + [(f"input length {b}", s) for b, s in in_bucket.items()]:
     print(f"{label:22s} {sel.sum():5d}  {exact_match(SMALL, sel):9.4f}  {exact_match(LARGE, sel):9.4f}")
-for (name, _, _), key in zip(BUCKETS, ["lt20", "20_39", "40_59", "ge60"]):
+for name, key in zip(BUCKETS, data.DATE_BUCKET_KEYS):
     record.metric(f"exact_match_{key}", round(float(exact_match(SMALL, in_bucket[name])), 4))
     record.metric(f"exact_match_large_{key}", round(float(exact_match(LARGE, in_bucket[name])), 4))
 record.metric("seq2seq_exact_match_large", round(float(correct[LARGE].mean()), 4))
@@ -1088,7 +1089,7 @@ record.metric("exact_match_spelled_out_large", round(float(exact_match(LARGE, sp
 
 # %%
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 4.6), gridspec_kw={"width_ratios": [1, 1.4]})
-names = [name for name, _, _ in BUCKETS]
+names = list(BUCKETS)
 for k, (model_name, color) in enumerate(zip(models, plot.COLORS)):
     values = [100 * exact_match(model_name, in_bucket[b]) for b in names]
     xs = np.arange(len(names)) + (k - 0.5) * 0.4

@@ -216,9 +216,8 @@ print(f"{n_train} training and {n_test} held-out pairs; {len(src_vocab)} source 
       f"symbols (4 of each are PAD, BOS, EOS, UNK); longest source: {X_train.shape[1]} characters in training, "
       f"{X_test.shape[1]} held out")
 
-BUCKETS = ["< 20", "20-39", "40-59", ">= 60"]  # input length in characters
-EDGES = torch.tensor([20, 40, 60], device=device)
-bucket_test = torch.bucketize(L_test, EDGES, right=True)  # 0 .. 3 for each held-out pair
+BUCKETS = data.DATE_LENGTH_BUCKETS  # input length in characters: "< 20", "20-39", "40-59", ">= 60"
+bucket_test = data.date_length_bucket(L_test)  # 0 .. 3 for each held-out pair
 bucket_counts = [int((bucket_test == b).sum()) for b in range(4)]
 for b, name in enumerate(BUCKETS):
     examples = [test_pairs[i] for i in torch.nonzero(bucket_test == b).flatten()[:2].tolist()]
@@ -622,7 +621,7 @@ for name in models:
 record.metric("no_attention_exact_match", exact["no attention"])  # the attention model's is a milestone below
 for name in models:
     key = name.replace(" ", "_")
-    for b, label in zip(range(4), ("lt20", "20_39", "40_59", "ge60")):
+    for b, label in enumerate(data.DATE_BUCKET_KEYS):
         record.metric(f"{key}_exact_match_{label}", by_bucket[name][b])
 
 # %% [markdown]

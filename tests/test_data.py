@@ -197,6 +197,12 @@ def test_date_task_is_well_posed_and_split_by_date():
         data.date_task(40000, 1000)
 
 
+def test_date_length_buckets_edges():
+    lengths = [0, 19, 20, 39, 40, 59, 60, 200]
+    assert data.date_length_bucket(lengths).tolist() == [0, 0, 1, 1, 2, 2, 3, 3]
+    assert len(data.DATE_LENGTH_BUCKETS) == len(data.DATE_BUCKET_KEYS) == 4
+
+
 def test_char_vocab_round_trip_padding_and_unknowns():
     vocab = data.CharVocab(["9 mars 2017", "2017-03-09"])
     assert len(vocab) == 4 + len(set("9 mars 2017-03-09"))

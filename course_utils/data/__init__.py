@@ -14,7 +14,7 @@ lessons use them through this package: ``from course_utils import data``.
 """
 
 from .store import DownloadError, data_dir, fetch, manifest
-from .text import DATE_FORMATS, CharVocab, DATE_LOCALES, NUMBER_LANGS, check_unambiguous, date_pairs, date_task, format_date_words, number_pairs, text_corpus
+from .text import DATE_BUCKET_KEYS, DATE_FORMATS, DATE_LENGTH_BUCKETS, CharVocab, DATE_LOCALES, NUMBER_LANGS, check_unambiguous, date_length_bucket, date_pairs, date_task, format_date_words, number_pairs, text_corpus
 from .toy import gaussian_mixture
 from .vision import DOMAINS, SHAPE_CLASSES, digits_on_canvas, load_digits, shapes_scenes
 
@@ -29,6 +29,9 @@ __all__ = [
     "gaussian_mixture",
     "date_pairs",
     "date_task",
+    "date_length_bucket",
+    "DATE_LENGTH_BUCKETS",
+    "DATE_BUCKET_KEYS",
     "format_date_words",
     "check_unambiguous",
     "CharVocab",

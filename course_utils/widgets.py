@@ -11,7 +11,7 @@ from typing import Any, Callable, Sequence
 
 import matplotlib.pyplot as plt
 
-__all__ = ["explore"]
+__all__ = ["explore", "explore_grid"]
 
 
 def explore(draw: Callable[[Any], Any], options: Sequence[Any], default: Any, description: str, kind: str = "slider"):
@@ -56,3 +56,44 @@ def explore(draw: Callable[[Any], Any], options: Sequence[Any], default: Any, de
     control.observe(redraw, names="value")
     display(w.VBox([control, out]))
     return control
+
+
+def explore_grid(draw: Callable[..., Any], options: dict[str, Sequence[Any]], defaults: dict[str, Any]):
+    """Like :func:`explore` with one selection slider per knob: ``draw(**values)``.
+
+    ``options`` maps each keyword of ``draw`` to its allowed values, ``defaults`` to the value
+    drawn first (the static figure). Any slider's move redraws. Returns the list of sliders, or
+    ``None`` when ipywidgets is not installed.
+    """
+    options = {name: list(values) for name, values in options.items()}
+    if set(defaults) != set(options):
+        raise ValueError(f"defaults must name exactly the knobs {sorted(options)}, got {sorted(defaults)}")
+    for name, values in options.items():
+        if defaults[name] not in values:
+            raise ValueError(f"default {name}={defaults[name]!r} is not one of the options {values!r}")
+    from IPython.display import display
+
+    draw(**defaults)
+    plt.show()
+    try:
+        import ipywidgets as w
+    except ImportError:  # static figure only
+        print("(Install ipywidgets to explore the other values interactively.)")
+        return None
+
+    sliders = {name: w.SelectionSlider(options=[(str(o), o) for o in values], value=defaults[name], description=name,
+                                       continuous_update=False, style={"description_width": "initial"},
+                                       layout=w.Layout(width="420px"))
+               for name, values in options.items()}
+    out = w.Output()
+
+    def redraw(change=None):
+        with out:
+            out.clear_output(wait=True)
+            draw(**{name: slider.value for name, slider in sliders.items()})
+            plt.show()
+
+    for slider in sliders.values():
+        slider.observe(redraw, names="value")
+    display(w.VBox([*sliders.values(), out]))
+    return list(sliders.values())

@@ -70,6 +70,25 @@ def test_explore_draws_default_then_redraws_on_change():
         widgets.explore(draw, [1, 2], 1, "x", kind="knob")
 
 
+def test_explore_grid_redraws_with_every_slider():
+    seen = []
+
+    def draw(rate, size):
+        seen.append((rate, size))
+        plt.figure()
+        plt.plot([0, rate * size])
+
+    rate, size = widgets.explore_grid(draw, {"rate": [0.1, 0.5], "size": [1, 2, 3]}, {"rate": 0.5, "size": 2})
+    assert seen == [(0.5, 2)]
+    size.value = 3
+    rate.value = 0.1
+    assert seen == [(0.5, 2), (0.5, 3), (0.1, 3)]
+    with pytest.raises(ValueError):
+        widgets.explore_grid(draw, {"rate": [0.1]}, {"rate": 0.2})
+    with pytest.raises(ValueError):
+        widgets.explore_grid(draw, {"rate": [0.1]}, {"rate": 0.1, "size": 1})
+
+
 def test_track_colors_cover_every_track_with_distinct_colours():
     from matplotlib.colors import is_color_like
 

@@ -14,6 +14,42 @@ import matplotlib.pyplot as plt
 __all__ = ["explore", "explore_grid"]
 
 
+def _draw_static(draw_default: Callable[[], Any]):
+    """Draw the default figure (every front end, papermill and HTML export show it); return
+    ipywidgets, or ``None`` when it is not installed."""
+    draw_default()
+    plt.show()
+    try:
+        import ipywidgets as w
+    except ImportError:  # static figure only
+        print("(Install ipywidgets to explore the other values interactively.)")
+        return None
+    return w
+
+
+def _show_controls(w, controls: list, draw_current: Callable[[], Any]) -> None:
+    """Display the controls above one output area that ``draw_current()`` redraws on every change."""
+    from IPython.display import display
+
+    out = w.Output()
+
+    def redraw(change=None):
+        with out:
+            out.clear_output(wait=True)
+            draw_current()
+            plt.show()
+
+    for control in controls:
+        control.observe(redraw, names="value")
+    display(w.VBox([*controls, out]))
+
+
+def _slider(w, options: list, default: Any, description: str):
+    return w.SelectionSlider(options=[(str(o), o) for o in options], value=default, description=description,
+                             continuous_update=False, style={"description_width": "initial"},
+                             layout=w.Layout(width="420px"))
+
+
 def explore(draw: Callable[[Any], Any], options: Sequence[Any], default: Any, description: str, kind: str = "slider"):
     """Show ``draw(default)`` as a static figure, then a control that redraws ``draw(value)``.
 
@@ -27,34 +63,17 @@ def explore(draw: Callable[[Any], Any], options: Sequence[Any], default: Any, de
         raise ValueError(f"default {default!r} is not one of the options {options!r}")
     if kind not in ("slider", "dropdown", "toggle"):
         raise ValueError(f"kind must be 'slider', 'dropdown' or 'toggle', got {kind!r}")
-    from IPython.display import display
-
-    draw(default)
-    plt.show()
-    try:
-        import ipywidgets as w
-    except ImportError:  # static figure only
-        print("(Install ipywidgets to explore the other values interactively.)")
+    w = _draw_static(lambda: draw(default))
+    if w is None:
         return None
-
     labels = [(str(o), o) for o in options]
     if kind == "slider":
-        control = w.SelectionSlider(options=labels, value=default, description=description, continuous_update=False,
-                                    style={"description_width": "initial"}, layout=w.Layout(width="420px"))
+        control = _slider(w, options, default, description)
     elif kind == "dropdown":
         control = w.Dropdown(options=labels, value=default, description=description, style={"description_width": "initial"})
     else:
         control = w.ToggleButtons(options=labels, value=default, description=description, style={"description_width": "initial"})
-    out = w.Output()
-
-    def redraw(change=None):
-        with out:
-            out.clear_output(wait=True)
-            draw(control.value)
-            plt.show()
-
-    control.observe(redraw, names="value")
-    display(w.VBox([control, out]))
+    _show_controls(w, [control], lambda: draw(control.value))
     return control
 
 
@@ -71,29 +90,9 @@ def explore_grid(draw: Callable[..., Any], options: dict[str, Sequence[Any]], de
     for name, values in options.items():
         if defaults[name] not in values:
             raise ValueError(f"default {name}={defaults[name]!r} is not one of the options {values!r}")
-    from IPython.display import display
-
-    draw(**defaults)
-    plt.show()
-    try:
-        import ipywidgets as w
-    except ImportError:  # static figure only
-        print("(Install ipywidgets to explore the other values interactively.)")
+    w = _draw_static(lambda: draw(**defaults))
+    if w is None:
         return None
-
-    sliders = {name: w.SelectionSlider(options=[(str(o), o) for o in values], value=defaults[name], description=name,
-                                       continuous_update=False, style={"description_width": "initial"},
-                                       layout=w.Layout(width="420px"))
-               for name, values in options.items()}
-    out = w.Output()
-
-    def redraw(change=None):
-        with out:
-            out.clear_output(wait=True)
-            draw(**{name: slider.value for name, slider in sliders.items()})
-            plt.show()
-
-    for slider in sliders.values():
-        slider.observe(redraw, names="value")
-    display(w.VBox([*sliders.values(), out]))
+    sliders = {name: _slider(w, values, defaults[name], name) for name, values in options.items()}
+    _show_controls(w, list(sliders.values()), lambda: draw(**{name: s.value for name, s in sliders.items()}))
     return list(sliders.values())

@@ -7,6 +7,7 @@ Small modules, imported explicitly (no star imports):
 * ``data``    every data set the lessons use (offline by default)
 * ``plot``    curves, image grids, heat maps in one colour-blind-safe style
 * ``widgets`` interactive views with a static figure always drawn
+* ``judge``   a fixed digit classifier (trained once, cached) and the scores generative lessons report
 * ``checks``  exercise checks and milestones
 * ``record``  metrics recorded inside the executed notebook
 * ``lessons`` the lesson catalogue from notebook metadata

@@ -12,6 +12,8 @@ from __future__ import annotations
 import operator
 from typing import Any, Callable
 
+import numpy as np
+
 from . import record
 
 __all__ = [
@@ -42,6 +44,8 @@ def check(condition: bool, fail_message: str, ok_message: str = "Correct!", hint
 
 
 def _to_float_list(x: Any) -> list[float]:
+    if isinstance(x, (str, bytes)):
+        raise TypeError("text is not a number")
     if hasattr(x, "detach"):
         x = x.detach().cpu()
     if hasattr(x, "tolist"):
@@ -54,6 +58,15 @@ def _to_float_list(x: Any) -> list[float]:
     return out
 
 
+def _to_floats(x: Any) -> np.ndarray:
+    """``x`` flattened to float64: one NumPy conversion for arrays and tensors, element by element otherwise."""
+    if hasattr(x, "detach") and not x.is_complex():  # a tensor
+        return x.detach().cpu().double().reshape(-1).numpy()
+    if isinstance(x, np.ndarray) and x.dtype != object:
+        return x.astype(np.float64).reshape(-1)
+    return np.asarray(_to_float_list(x), dtype=np.float64)
+
+
 def check_close(actual: Any, expected: Any, name: str, atol: float = 1e-6, rtol: float = 1e-5, hint: str | None = None) -> None:
     """Pass if ``actual`` matches ``expected`` elementwise within tolerances.
 
@@ -63,19 +76,18 @@ def check_close(actual: Any, expected: Any, name: str, atol: float = 1e-6, rtol:
     if actual is None:
         raise NotYet(f"{name} is None: the TODO has not been filled in yet." + (f"\nHint: {hint}" if hint else ""))
     try:
-        a = _to_float_list(actual)
+        a = _to_floats(actual)
     except (TypeError, ValueError):
         raise NotYet(f"{name} holds something that is not a number ({actual!r:.80}): a TODO may still return None."
                      + (f"\nHint: {hint}" if hint else "")) from None
-    e = _to_float_list(expected)
+    e = _to_floats(expected)
     if len(a) != len(e):
         raise NotYet(f"{name} has {len(a)} values, expected {len(e)}." + (f"\nHint: {hint}" if hint else ""))
+    diffs = np.abs(a - e)
     worst, where = 0.0, -1
-    for i, (x, y) in enumerate(zip(a, e)):
-        diff = abs(x - y)
-        if not diff <= atol + rtol * abs(y):  # also catches NaN
-            if diff > worst or where < 0:
-                worst, where = diff, i
+    for i in np.flatnonzero(~(diffs <= atol + rtol * np.abs(e))):  # the failing elements; NaN fails too
+        if diffs[i] > worst or where < 0:
+            worst, where = float(diffs[i]), int(i)
     if where >= 0:
         raise NotYet(
             f"{name} is not right yet: at element {where} you have {a[where]:.6g}, expected {e[where]:.6g} "

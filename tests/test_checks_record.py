@@ -37,6 +37,19 @@ def test_check_close_reports_worst_element():
         checks.check_close([float("nan")], [1.0], "x")
 
 
+def test_check_close_accepts_every_container_and_refuses_text(capsys):
+    checks.check_close(torch.tensor([True, False]), [1, 0], "bools")
+    checks.check_close([torch.tensor(1.0), torch.tensor(2.0)], np.array([1.0, 2.0]), "a list of tensors")
+    checks.check_close((torch.tensor([1.0, 2.0]), 3), [1, 2, 3], "a tuple of a tensor and a number")
+    big = torch.randn(64, 3, 16, 16)
+    checks.check_close(big, big.double().numpy(), "a large tensor against an array")
+    assert "(49152 values)" in capsys.readouterr().out
+    with pytest.raises(NotYet, match="at element 1 you have nan"):
+        checks.check_close([1.0, float("nan"), 5.0], [1.0, 2.0, 3.0], "nan")
+    with pytest.raises(NotYet, match="not a number"):
+        checks.check_close("abc", [1.0, 2.0, 3.0], "text")
+
+
 def test_check_shape():
     checks.check_shape(torch.zeros(2, 3), (2, None), "t")
     with pytest.raises(NotYet, match=r"shape \(2, 3\), expected \(3, 2\)"):

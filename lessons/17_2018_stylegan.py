@@ -643,7 +643,9 @@ SECTION_SECONDS["3. Training"] = time.perf_counter() - t_section
 # The classifiers read each factor off every generated image; below are the shares of each predicted class
 # among 2 × `N_PAIRS` unmixed samples, next to the real data's (uniform by construction). A GAN this small
 # and this briefly trained does not cover the factors evenly: on our five seeds, small shapes are always
-# over-represented.
+# over-represented, and on some a whole position or colour is almost never drawn (a share near 0.00 above).
+# Some samples also come out in colours between the data's four, such as cyan; the classifier then reports
+# the nearest of the four.
 
 # %%
 t_section = time.perf_counter()

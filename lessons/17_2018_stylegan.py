@@ -1036,7 +1036,9 @@ _yours = chance_agreement(torch.tensor([0, 0, 1, 1]), torch.tensor([2, 2, 3, 3])
 checks.check(_yours is not None, "chance_agreement returned None: the TODO has not been filled in yet.",
              ok_message="chance_agreement returns a value.", hint="torch.bincount(torch.cat([...]), minlength=...)")
 checks.check_close(_yours, 0.25, "chance for four equally common classes", atol=1e-6,
-                   hint="Four classes with share 1/4 each: 4 × (1/4)² = 0.25.")
+                   hint="You counted one tensor only (each has two classes, share 1/2 each, so Σ p² = 0.5): "
+                        "pool both with torch.cat before counting." if _yours == 0.5 else
+                        "Four classes with share 1/4 each: 4 × (1/4)² = 0.25.")
 checks.check_close(chance_agreement(torch.zeros(10, dtype=torch.long), torch.zeros(6, dtype=torch.long), 3), 1.0,
                    "chance when every prediction is class 0", atol=1e-6, hint="One class with share 1 gives 1.")
 checks.check_close(chance_agreement(pred_a["colour"], pred_b["colour"], 4), agree["ABB"]["colour"][2],
@@ -1091,6 +1093,49 @@ for psi in (1.0, 0.5, 0.0):
 # works on z instead: it redraws every entry of z whose magnitude exceeds a threshold. StyleGAN shrinks w
 # toward its average, where the average is a meaningful image.
 #
+# ### Exercise 3: mixing regularisation's coin and crossover
+#
+# In training (`sample_fakes`, section 3) each fake image is a style mix with probability `MIX_PROB`: then its
+# crossover layer is drawn uniformly from 1 to `N_LAYERS` − 1, so that layers before it take w₁ and the rest w₂.
+# An unmixed image gets crossover `N_LAYERS` (every layer takes w₁). Write `draw_crossovers(n, mix_prob, gen)`
+# returning a LongTensor of n crossovers, using the random generator `gen` for every draw. Why must a mixed
+# image never get crossover 0? (The check explains it if your answer allows it.)
+
+# %% tags=["exercise"]
+def draw_crossovers(n, mix_prob, gen):
+    """n crossover layers: N_LAYERS for an unmixed image, else uniform in 1 .. N_LAYERS - 1."""
+    # TODO: a coin per image (torch.rand(n, generator=gen) < mix_prob), a uniform layer per image
+    # (torch.randint(1, N_LAYERS, (n,), generator=gen)), and torch.where to combine them.
+    return None
+
+# %% tags=["solution"]
+def draw_crossovers(n, mix_prob, gen):
+    """n crossover layers: N_LAYERS for an unmixed image, else uniform in 1 .. N_LAYERS - 1."""
+    mixed = torch.rand(n, generator=gen) < mix_prob
+    return torch.where(mixed, torch.randint(1, N_LAYERS, (n,), generator=gen), torch.full((n,), N_LAYERS))
+
+# %% tags=["check"]
+_gen = torch.Generator().manual_seed(SEED)
+_c = draw_crossovers(200_000, 0.9, _gen)
+checks.check(_c is not None, "draw_crossovers returned None: the TODO has not been filled in yet.",
+             ok_message="draw_crossovers returns a value.", hint="torch.where(coin, uniform layer, N_LAYERS)")
+checks.check_shape(_c, (200_000,), "the crossovers")
+checks.check(bool((draw_crossovers(1000, 0.0, _gen) == N_LAYERS).all()), "with mix_prob 0 no image may be mixed",
+             ok_message="mix_prob 0: every image unmixed (crossover N_LAYERS).",
+             hint="An unmixed image has crossover N_LAYERS; the coin decides whether an image is mixed at all.")
+_all_mixed = draw_crossovers(1000, 1.0, _gen)
+checks.check(bool(((_all_mixed >= 1) & (_all_mixed <= N_LAYERS - 1)).all()),
+             "with mix_prob 1 every crossover must lie in 1 .. N_LAYERS - 1",
+             ok_message="mix_prob 1: every image mixed, crossovers in 1 .. N_LAYERS - 1.",
+             hint="Crossover 0 would give every layer w₂ and N_LAYERS every layer w₁: both are unmixed images of "
+                  "one latent. torch.randint's upper bound is exclusive: torch.randint(1, N_LAYERS, ...).")
+_shares = torch.bincount(_c, minlength=N_LAYERS + 1).float() / len(_c)
+checks.check_close(_shares[1:], [0.9 / (N_LAYERS - 1)] * (N_LAYERS - 1) + [0.1],
+                   "shares of crossovers 1 .. N_LAYERS (200,000 draws at mix_prob 0.9)", atol=0.006,
+                   hint="Each of the N_LAYERS - 1 mixed crossovers should get 0.9 / (N_LAYERS - 1), the unmixed "
+                        "crossover N_LAYERS the rest, 0.1.")
+
+# %% [markdown]
 # ## Going further
 #
 # * **Code.** The official implementations: [github.com/tkarras/progressive_growing_of_gans](https://github.com/tkarras/progressive_growing_of_gans)

@@ -153,7 +153,7 @@
 # 带基线的 REINFORCE 和不带基线的 REINFORCE，每隔一段用 20 局固定的**贪心**评估记录回报，并在另外几个种子上重复，
 # 比较 PPO 能否在预算结束时稳定在满分附近、带基线的 REINFORCE 能否守住 475、不带基线时学得多快。里程碑：预算结束时 PPO 的贪心平均回报
 # ≥ 475（满分 500），且最后 5 次评估的最小值也 ≥ 475。最后介绍 OpenAI Five 如何用**自我对弈**把同一个 PPO
-# 扩展到 Dota 2：训练十个月，每批数百万步。所有数字都来自本课的运行结果。
+# 扩展到 Dota 2：训练十个月，每个优化步用 100 万到 300 万步的数据。关于本课训练的所有数字都来自本课的运行结果。
 #
 # 术语表（英中对照）：[GLOSSARY.md](../GLOSSARY.md)。
 
@@ -348,7 +348,9 @@ print(f"weights: actor {sum(p.numel() for p in actor.parameters()):,}, critic {s
 # respect to z is **onehot(a) − softmax(z)**: raise the taken action's logit, lower every logit in proportion
 # to its probability. The gradient with respect to the weights follows by the chain rule, which autograd
 # does for us. Below, the formula against autograd, and our log-probability and entropy against
-# `torch.distributions.Categorical`.
+# `torch.distributions.Categorical`. (Many PPO implementations add an entropy bonus to the loss to keep the
+# policy exploring; CartPole learns without one, so here the entropy is only checked, and exercise 2 uses
+# its cousin, the KL divergence.)
 
 # %%
 def log_prob(logits, actions):
@@ -379,14 +381,21 @@ checks.milestone("score_grad_max_diff", max(score_diff, dist_diff), 1e-12, "<=",
 # %% [markdown]
 # ## 3. REINFORCE and the baseline
 #
-# The **policy gradient theorem** (Williams 1992, in its episodic form): the gradient of the expected
-# return J is the expectation, over episodes played with π, of
+# The **policy gradient theorem** (Sutton, McAllester, Singh and Mansour, *Policy Gradient Methods for
+# Reinforcement Learning with Function Approximation*, NeurIPS 1999); Williams's REINFORCE (1992) is its
+# sampled, episodic form: the gradient of the expected return J is the expectation, over episodes played
+# with π, of
 #
 # ∇J = Σₜ ∇ log π(aₜ | sₜ) · Gₜ,  with the **return-to-go** Gₜ = rₜ + γ rₜ₊₁ + γ² rₜ₊₂ + …
 #
 # An action is only credited with the rewards that came after it; the discount γ < 1 makes near rewards
 # count more than far ones (and keeps the sum finite). As a loss for autograd: −mean of log π(aₜ | sₜ) · Gₜ
 # over all steps of a batch of episodes, with Gₜ held fixed.
+#
+# A fine point: with γ < 1, the exact gradient of the discounted return from the start also weights step t
+# by γᵗ. Almost every implementation drops that factor, as we do, and so follows a direction that is not
+# exactly the gradient of any objective (Nota and Thomas, *Is the Policy Gradient a Gradient?*, 2020,
+# [arXiv:1906.07073](https://arxiv.org/abs/1906.07073)); it works well in practice.
 #
 # Returns-to-go are one backward loop. At a truncation, the sum starts from γ V(s_end) instead of 0:
 # that is the bootstrap of section 1.

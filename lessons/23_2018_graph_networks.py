@@ -218,7 +218,7 @@ plt.show()
 #
 # Our graphs are **random geometric graphs**, as in the graph_nets shortest-path demo (there: a threshold graph on random
 # points, plus a spanning tree): n points dropped in the unit square, an edge between any two points closer than 1.2/√n (so the mean number of neighbours
-# does not grow with n), plus the edges of a **minimum spanning tree** so that every graph is connected
+# stays roughly constant as n grows: printed below), plus the edges of a **minimum spanning tree** so that every graph is connected
 # (Prim's algorithm: grow a tree from node 0, each time adding the nearest node not yet in it). Every
 # edge is stored twice, once in each direction, because a GN block sends messages along directed edges.
 # Then we mark two distinct nodes, the **start** and the **end**.
@@ -552,8 +552,10 @@ print(f"{AGGREGATION} aggregation: max |shuffled - renumbered original| = nodes 
 #   core step*.
 #
 # The loss is the binary cross-entropy of nodes and edges averaged over all M steps, so the network is
-# pushed to be right as early as it can. Each step, information moves one edge further: a node k hops
-# from the start cannot know about the start before step k.
+# pushed to be right as early as it can. Each step, node and edge messages move one edge further: a node
+# k hops from the start cannot know its distance to the start before step k. (The global vector does reach
+# every node after a step, but it is one summary of the whole graph, pooled over all nodes: it can say
+# "the start is far away from most nodes", not how far it is from this one.)
 
 # %%
 def head(d_in):
@@ -590,9 +592,8 @@ checks.check_shape(model(to_device(tiny), 3)[-1][0], (int(tiny["n_node"].sum()),
 # ### 4.1 Training
 #
 # Adam, batches of `BATCH_GRAPHS` random training graphs, a learning rate that decays along a cosine,
-# M = `MP_STEPS` core steps. A fixed number of steps, not a time budget. The loss often stays on a plateau
-# for a few hundred steps and then drops, once the network has found how to combine the messages from the
-# two ends.
+# M = `MP_STEPS` core steps. A fixed number of steps, not a time budget. The loss printed below falls
+# fast at first and then slowly, as the network learns to combine the messages from the two ends.
 
 # %%
 t_section = time.perf_counter()
@@ -907,8 +908,9 @@ _needed = next(k for k in range(_n) if np.allclose(bellman_ford_steps(_g, _g["st
 print(f"Bellman-Ford was exact after {_needed} steps on this graph of {_n} nodes (n - 1 = {_n - 1} steps always suffice)")
 
 # %% [markdown]
-# Bellman-Ford needs as many steps as the largest number of edges on a shortest path: the same limit as
-# the trained network, for the same reason. Xu et al. (2019, *What Can Neural Networks Reason About?*) argue that networks whose structure matches
+# Bellman-Ford needs as many steps as the largest number of edges on a shortest path: the same limit the
+# trained network has through its node and edge messages, for the same reason (its global vector is a
+# pooled summary and cannot carry one node's distance). Xu et al. (2019, *What Can Neural Networks Reason About?*) argue that networks whose structure matches
 # an algorithm like this one (here, a minimum over incoming messages) learn it from fewer examples and
 # generalise better: **algorithmic alignment**. Compare `AGGREGATION="max"` and `"sum"` to see it.
 #
